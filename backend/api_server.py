@@ -1,0 +1,143 @@
+"""Echo's Flask API server: the application factory and the entry point."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as `python backend/api_server.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bson import ObjectId
+from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
+from flask_cors import CORS
+
+from backend.config import Settings, load_settings
+from backend.database import DatabaseManager
+from backend.errors import register_error_handlers
+from backend.routes import echos, system, users, voice, voice_models
+from backend.routes.common import Services
+from backend.storage import AudioStore
+from backend.voice_service import VoiceServiceWrapper, build_providers
+
+log = logging.getLogger("echo")
+
+
+class EchoJSONProvider(DefaultJSONProvider):
+    """JSON that knows MongoDB's types: ids as strings, times as ISO 8601 UTC."""
+
+    sort_keys = False
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, ObjectId):
+            return str(o)
+        if isinstance(o, datetime):
+            if o.tzinfo is None:
+                o = o.replace(tzinfo=UTC)
+            return o.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return DefaultJSONProvider.default(o)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings by their environment names (tests use it).
+
+    Special keys: ``DB_CLIENT`` (a pymongo-compatible client to use instead of connecting),
+    ``VOICE_PROVIDERS`` (a dict of providers replacing the configured ones) and
+    ``IGNORE_ENVIRONMENT`` (read neither the environment nor .env).
+    """
+    config = dict(config or {})
+    env = {} if config.pop("IGNORE_ENVIRONMENT", False) else None
+    db_client = config.pop("DB_CLIENT", None)
+    providers = config.pop("VOICE_PROVIDERS", None)
+    settings = load_settings(config, env=env)
+
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.json = EchoJSONProvider(app)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
+    app.config["ECHO_SETTINGS"] = settings
+
+    configure_logging(settings)
+    register_services(app, settings, db_client, providers)
+    register_extensions(app, settings)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_request_log(app)
+    return app
+
+
+def configure_logging(settings: Settings) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("echo").setLevel(settings.log_level)
+    logging.getLogger("backend").setLevel(settings.log_level)
+
+
+def register_services(app: Flask, settings: Settings, db_client: Any, providers: dict | None) -> None:
+    store = AudioStore(settings.data_dir)
+    db = DatabaseManager(
+        uri=settings.mongodb_uri,
+        db_name=settings.mongodb_db,
+        data_dir=settings.data_dir,
+        timeout_ms=settings.mongodb_timeout_ms,
+        client=db_client,
+    )
+    if providers is None:
+        providers = build_providers(settings)
+        active = settings.resolved_provider
+    else:
+        active = (
+            settings.resolved_provider if settings.resolved_provider in providers else next(iter(providers), "none")
+        )
+    voices = VoiceServiceWrapper(settings, store, providers, active)
+    app.extensions["echo"] = Services(settings=settings, db=db, voices=voices, store=store)
+    log.info(
+        "voice provider: %s (available: %s); database: %s",
+        active if active in providers else "none",
+        ", ".join(sorted(providers)) or "none",
+        db.backend,
+    )
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    if settings.cors_origins:
+        CORS(app, resources={r"/api/*": {"origins": list(settings.cors_origins)}, r"/health": {"origins": "*"}})
+
+
+def register_blueprints(app: Flask) -> None:
+    for module in (system, users, voice, voice_models, echos):
+        app.register_blueprint(module.bp)
+
+
+def register_request_log(app: Flask) -> None:
+    """One line per request: method, path, status, duration (no query strings, bodies or headers)."""
+    request_log = logging.getLogger("echo.requests")
+    request_log.setLevel(logging.INFO)
+
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response):
+        started = g.get("started")
+        duration = (time.perf_counter() - started) * 1000 if started else 0.0
+        request_log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, duration)
+        return response
+
+
+def main() -> None:
+    app = create_app()
+    settings: Settings = app.config["ECHO_SETTINGS"]
+    app.run(host=settings.api_host, port=settings.api_port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""Audio in and out through PyAV: recognise uploads by content, decode to mono PCM, encode output.
+
+Everything here uses the codecs that ship inside PyAV's wheels; no external ffmpeg binary.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from backend.errors import UnprocessableAudio, UnsupportedMediaType
+
+# Containers we accept, keyed by the name FFmpeg's prober gives them.
+_ACCEPTED_CONTAINERS = {
+    "wav": "wav",
+    "mp3": "mp3",
+    "mov,mp4,m4a,3gp,3g2,mj2": "m4a",
+    "aac": "aac",
+    "ogg": "ogg",
+    "matroska,webm": "webm",
+    "flac": "flac",
+}
+
+# What each output format is served as.
+OUTPUT_FORMATS = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "opus": "audio/ogg",
+    "pcm": "audio/pcm",
+}
+
+# File extensions for stored uploads, by detected container.
+UPLOAD_EXTENSIONS = {
+    "wav": "wav",
+    "mp3": "mp3",
+    "m4a": "m4a",
+    "aac": "aac",
+    "ogg": "ogg",
+    "webm": "webm",
+    "flac": "flac",
+}
+
+_MIN_RATE, _MAX_RATE = 4000, 192000
+_OPUS_RATE = 48000
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file is, as measured by decoding it (headers can lie)."""
+
+    container: str
+    codec: str
+    duration: float
+    sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    info: AudioInfo
+    samples: np.ndarray  # float32 mono in [-1, 1]
+    sample_rate: int
+
+
+def inspect(path: str | Path, *, max_seconds: float, target_rate: int | None = None, keep_samples: bool = False):
+    """Open ``path`` by content, decode at most ``max_seconds`` (plus a little) of its first audio stream.
+
+    Returns an AudioInfo, or a DecodedAudio when ``keep_samples`` is set. Decoding stops just past
+    ``max_seconds``, so a tiny file that claims hours of audio costs bounded work; the caller compares
+    ``info.duration`` with its limit. Raises UnsupportedMediaType for anything that is not audio in an
+    accepted container and UnprocessableAudio for audio that cannot be decoded.
+    """
+    try:
+        container = av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise UnsupportedMediaType() from exc
+    with container:
+        kind = _ACCEPTED_CONTAINERS.get(container.format.name)
+        streams = container.streams.audio
+        if kind is None or not streams:
+            raise UnsupportedMediaType()
+        stream = streams[0]
+        codec = stream.codec_context.name
+        rate = stream.codec_context.sample_rate or stream.rate or 0
+        channels = stream.codec_context.channels or 0
+        if not (_MIN_RATE <= rate <= _MAX_RATE) or not (1 <= channels <= 16):
+            raise UnsupportedMediaType("The audio has an unusable sample rate or channel layout.")
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=target_rate or rate) if keep_samples else None
+        chunks: list[np.ndarray] = []
+        decoded = 0
+        limit = int((max_seconds + 1.0) * rate)
+        try:
+            for frame in container.decode(stream):
+                decoded += frame.samples
+                if resampler is not None:
+                    chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
+                if decoded > limit:
+                    break
+            if resampler is not None:
+                chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+        except (av.FFmpegError, ValueError) as exc:
+            if decoded == 0:
+                raise UnsupportedMediaType() from exc
+            raise UnprocessableAudio("The audio is damaged or truncated and cannot be decoded.") from exc
+        if decoded == 0:
+            raise UnsupportedMediaType("The file holds no decodable audio.")
+    info = AudioInfo(container=kind, codec=codec, duration=decoded / rate, sample_rate=rate, channels=channels)
+    if not keep_samples:
+        return info
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    return DecodedAudio(info=info, samples=samples, sample_rate=target_rate or rate)
+
+
+def decode(path: str | Path, *, max_seconds: float, target_rate: int | None = None) -> DecodedAudio:
+    """Decode an audio file to float32 mono samples (resampled to ``target_rate`` when given)."""
+    return inspect(path, max_seconds=max_seconds, target_rate=target_rate, keep_samples=True)
+
+
+class _Sink(io.RawIOBase):
+    """A write-only, non-seekable byte collector that a muxer writes into and we drain."""
+
+    def __init__(self):
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def wav_header(sample_rate: int, data_bytes: int | None, channels: int = 1, bits: int = 16) -> bytes:
+    """A PCM WAV header; with ``data_bytes`` None the sizes say 'unknown' (streaming)."""
+    block = channels * bits // 8
+    data_size = 0xFFFFFFFF if data_bytes is None else data_bytes
+    riff_size = 0xFFFFFFFF if data_bytes is None else 36 + data_bytes
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff_size)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * block, block, bits)
+        + b"data"
+        + struct.pack("<I", data_size)
+    )
+
+
+def finalize_wav(path: str | Path) -> None:
+    """Rewrite the size fields of a WAV file that was written as a stream."""
+    path = Path(path)
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        fh.seek(4)
+        fh.write(struct.pack("<I", size - 8))
+        fh.seek(40)
+        fh.write(struct.pack("<I", size - 44))
+
+
+def _to_s16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+class StreamEncoder:
+    """Encodes float32 mono chunks into mp3, wav, opus (in Ogg) or raw 16-bit little-endian PCM.
+
+    ``encode`` returns the bytes ready so far and ``close`` the rest, so output can be sent while
+    later chunks are still being produced. A streamed WAV carries 'unknown' sizes; ``finalize_wav``
+    fixes a stored copy.
+    """
+
+    def __init__(self, fmt: str, sample_rate: int):
+        if fmt not in OUTPUT_FORMATS:
+            raise ValueError(f"unknown format {fmt!r}")
+        self.fmt = fmt
+        self.input_rate = sample_rate
+        self._started = False
+        self._closed = False
+        self._container = None
+        if fmt in ("mp3", "opus"):
+            self._sink = _Sink()
+            container_format, codec = ("mp3", "libmp3lame") if fmt == "mp3" else ("ogg", "libopus")
+            self.output_rate = sample_rate if fmt == "mp3" else _OPUS_RATE
+            if fmt == "mp3" and sample_rate not in (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000):
+                self.output_rate = 44100
+            self._container = av.open(self._sink, mode="w", format=container_format)
+            self._stream = self._container.add_stream(codec, rate=self.output_rate, layout="mono")
+            if fmt == "mp3":
+                self._stream.bit_rate = 128000
+            else:
+                self._stream.bit_rate = 32000
+            self._resampler = av.AudioResampler(
+                format=self._stream.codec_context.format.name, layout="mono", rate=self.output_rate
+            )
+            self._fifo = av.AudioFifo()
+        else:
+            self.output_rate = sample_rate
+
+    @property
+    def media_type(self) -> str:
+        return OUTPUT_FORMATS[self.fmt]
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if self._container is None:
+            head = b""
+            if self.fmt == "wav" and not self._started:
+                head = wav_header(self.output_rate, None)
+            self._started = True
+            return head + _to_s16(samples)
+        if samples.size:
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = self.input_rate
+            frame.pts = None
+            for out in self._resampler.resample(frame):
+                self._fifo.write(out)
+            self._mux_full_frames()
+        self._started = True
+        return self._sink.drain()
+
+    def _mux_full_frames(self, final: bool = False) -> None:
+        size = self._stream.codec_context.frame_size or 1152
+        while self._fifo.samples >= size or (final and self._fifo.samples):
+            frame = self._fifo.read(min(size, self._fifo.samples))
+            if frame.samples < size and self.fmt == "opus":
+                # libopus wants whole frames: pad the last one with silence.
+                padded = np.zeros((1, size), dtype=frame.to_ndarray().dtype)
+                padded[0, : frame.samples] = frame.to_ndarray().reshape(-1)[: frame.samples]
+                layout_format = frame.format.name
+                frame = av.AudioFrame.from_ndarray(padded, format=layout_format, layout="mono")
+                frame.sample_rate = self.output_rate
+            frame.pts = None
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+
+    def close(self) -> bytes:
+        if self._closed:
+            return b""
+        self._closed = True
+        if self._container is None:
+            if self.fmt == "wav" and not self._started:
+                return wav_header(self.output_rate, 0)
+            return b""
+        for out in self._resampler.resample(None):
+            self._fifo.write(out)
+        self._mux_full_frames(final=True)
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return self._sink.drain()
+
+
+def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
+    """Encode a whole clip at once (a WAV gets exact sizes)."""
+    if fmt == "wav":
+        body = _to_s16(np.asarray(samples, dtype=np.float32).reshape(-1))
+        return wav_header(sample_rate, len(body)) + body
+    encoder = StreamEncoder(fmt, sample_rate)
+    return encoder.encode(samples) + encoder.close()
+
+
+def encode_stream(chunks: Iterable[np.ndarray], sample_rate: int, fmt: str) -> Iterator[bytes]:
+    """Encode chunks as they come, yielding bytes as soon as the encoder has them."""
+    encoder = StreamEncoder(fmt, sample_rate)
+    for chunk in chunks:
+        data = encoder.encode(chunk)
+        if data:
+            yield data
+    tail = encoder.close()
+    if tail:
+        yield tail
+
+
+def looks_like(fmt: str, head: bytes) -> bool:
+    """Whether the first bytes of a provider's output match the format that was asked for."""
+    if fmt == "mp3":
+        return head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0)
+    if fmt == "wav":
+        return head.startswith(b"RIFF") and head[8:12] == b"WAVE"
+    if fmt == "opus":
+        return head.startswith(b"OggS")
+    return True  # raw PCM has no signature

@@ -1,0 +1,124 @@
+"""Settings read from the environment (and a .env file), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_FISH_URL = "https://api.fish.audio"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    fish_audio_api_key: str = ""
+    fish_audio_api_url: str = DEFAULT_FISH_URL
+    fish_audio_model: str = "s2-pro"
+    fish_audio_timeout: float = 60.0
+    fish_audio_connect_timeout: float = 5.0
+    fish_audio_max_retries: int = 2
+    voice_provider: str = "auto"
+    mongodb_uri: str = ""
+    mongodb_db: str = "echo_db"
+    mongodb_timeout_ms: int = 2000
+    data_dir: Path = field(default_factory=lambda: REPO_ROOT / "data")
+    max_upload_mb: int = 20
+    min_audio_seconds: float = 3.0
+    max_audio_seconds: float = 270.0
+    max_text_chars: int = 5000
+    api_host: str = "127.0.0.1"
+    api_port: int = 5000
+    cors_origins: tuple[str, ...] = ("http://localhost:8081", "http://127.0.0.1:8081")
+    log_level: str = "INFO"
+
+    @property
+    def resolved_provider(self) -> str:
+        """'fish' or 'local', or 'none' when Fish.Audio is forced without a key."""
+        if self.voice_provider == "auto":
+            return "fish" if self.fish_audio_api_key else "local"
+        if self.voice_provider == "fish" and not self.fish_audio_api_key:
+            return "none"
+        return self.voice_provider
+
+
+def _pick(values: Mapping[str, Any], *names: str, default: Any = None) -> Any:
+    for name in names:
+        value = values.get(name)
+        if value not in (None, ""):
+            return value
+    return default
+
+
+def _number(values: Mapping[str, Any], name: str, kind: type, default: Any, minimum: float) -> Any:
+    raw = _pick(values, name, default=default)
+    try:
+        number = kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def normalize_fish_url(url: str) -> str:
+    """Base URL without a trailing slash or the '/v1' that older .env files carry."""
+    url = url.strip().rstrip("/")
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")]
+    return url or DEFAULT_FISH_URL
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from, in rising priority: .env in the repository root, the environment, ``overrides``."""
+    values: dict[str, Any] = {}
+    dotenv_path = REPO_ROOT / ".env"
+    if env is None:
+        if dotenv_path.is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        env = os.environ
+    values.update(env)
+    values.update(overrides or {})
+
+    provider = str(_pick(values, "VOICE_PROVIDER", default="auto")).strip().lower()
+    if provider not in ("auto", "fish", "local"):
+        raise ConfigError(f"VOICE_PROVIDER must be auto, fish or local, got {provider!r}")
+    origins = _pick(values, "CORS_ORIGINS", default=None)
+    if origins is None:
+        cors = Settings.cors_origins
+    elif isinstance(origins, (list, tuple)):
+        cors = tuple(origins)
+    else:
+        cors = tuple(o.strip() for o in str(origins).split(",") if o.strip())
+    data_dir = Path(str(_pick(values, "DATA_DIR", default=REPO_ROOT / "data"))).expanduser()
+    if not data_dir.is_absolute():
+        data_dir = (REPO_ROOT / data_dir).resolve()
+
+    return Settings(
+        fish_audio_api_key=str(_pick(values, "FISH_AUDIO_API_KEY", default="")).strip(),
+        fish_audio_api_url=normalize_fish_url(str(_pick(values, "FISH_AUDIO_API_URL", default=DEFAULT_FISH_URL))),
+        fish_audio_model=str(_pick(values, "FISH_AUDIO_MODEL", default="s2-pro")).strip(),
+        fish_audio_timeout=_number(values, "FISH_AUDIO_TIMEOUT", float, 60.0, 1.0),
+        fish_audio_connect_timeout=_number(values, "FISH_AUDIO_CONNECT_TIMEOUT", float, 5.0, 0.1),
+        fish_audio_max_retries=_number(values, "FISH_AUDIO_MAX_RETRIES", int, 2, 0),
+        voice_provider=provider,
+        mongodb_uri=str(_pick(values, "MONGODB_URI", "MONGO_URI", default="")).strip(),
+        mongodb_db=str(_pick(values, "MONGODB_DB", default="echo_db")).strip(),
+        mongodb_timeout_ms=_number(values, "MONGODB_TIMEOUT_MS", int, 2000, 50),
+        data_dir=data_dir,
+        max_upload_mb=_number(values, "MAX_UPLOAD_MB", int, 20, 1),
+        max_text_chars=_number(values, "MAX_TEXT_CHARS", int, 5000, 1),
+        api_host=str(_pick(values, "API_HOST", default="127.0.0.1")).strip(),
+        api_port=_number(values, "API_PORT", int, 5000, 0),
+        cors_origins=cors,
+        log_level=str(_pick(values, "LOG_LEVEL", default="INFO")).upper(),
+    )

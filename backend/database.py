@@ -1,0 +1,330 @@
+"""DatabaseManager: the only code that touches collections (MongoDB, or the embedded store)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.errors import ConfigurationError, ConnectionFailure, DuplicateKeyError, InvalidURI
+
+from backend.config import ConfigError
+from backend.errors import BadRequest, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+# (collection, keys, unique)
+INDEXES = [
+    ("users", [("auth0_user_id", ASCENDING)], True),
+    ("voice_models", [("model_id", ASCENDING)], True),
+    ("voice_models", [("user_id", ASCENDING), ("created_at", DESCENDING)], False),
+    ("echos", [("user_id", ASCENDING)], False),
+    ("messages", [("echo_id", ASCENDING), ("created_at", ASCENDING)], False),
+]
+
+ECHO_FIELDS = ("name", "persona_prompt", "voice_model_id")
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, at the millisecond precision MongoDB stores."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def parse_object_id(value: Any, field: str) -> ObjectId:
+    """An ObjectId from a client-supplied string; anything else is a 400, never a 500."""
+    if isinstance(value, ObjectId):
+        return value
+    try:
+        return ObjectId(str(value))
+    except (InvalidId, TypeError) as exc:
+        raise BadRequest(f"{field} must be a 24-character hexadecimal id.") from exc
+
+
+class DatabaseManager:
+    """Users, voice models, echos and messages.
+
+    Backends: a MongoDB server (MONGODB_URI), an embedded on-disk store under DATA_DIR (mongita) when
+    no URI is set, or any injected pymongo-compatible client (tests use mongomock). While MongoDB is
+    unreachable every method raises DatabaseUnavailable; the driver reconnects by itself, and indexes
+    are created on the first call that succeeds.
+    """
+
+    def __init__(
+        self,
+        *,
+        uri: str = "",
+        db_name: str = "echo_db",
+        data_dir: Path | None = None,
+        timeout_ms: int = 2000,
+        client: Any = None,
+    ):
+        self._index_lock = threading.Lock()
+        self._indexes_ready = False
+        if client is not None:
+            self.backend = "injected"
+            self._client = client
+            self._lock = threading.RLock()
+        elif uri:
+            self.backend = "mongodb"
+            try:
+                # connect=False: no I/O here, so the server starts while MongoDB is down (and forks safely).
+                self._client = MongoClient(
+                    uri,
+                    connect=False,
+                    serverSelectionTimeoutMS=timeout_ms,
+                    connectTimeoutMS=timeout_ms,
+                    socketTimeoutMS=max(timeout_ms * 5, 10000),
+                    tz_aware=True,
+                    appname="echo",
+                )
+            except (ConfigurationError, InvalidURI, ValueError) as exc:
+                raise ConfigError(f"MONGODB_URI is not a valid MongoDB connection string: {exc}") from exc
+            self._lock = None  # pymongo is thread-safe
+        else:
+            from mongita import MongitaClientDisk
+
+            if data_dir is None:
+                raise ConfigError("the embedded store needs DATA_DIR")
+            path = Path(data_dir) / "db"
+            path.mkdir(parents=True, exist_ok=True)
+            self.backend = "embedded"
+            self._client = MongitaClientDisk(host=str(path))
+            # mongita locks some operations but not all; serialise every call made through this manager.
+            self._lock = threading.RLock()
+        self._db = self._client[db_name]
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _op(self) -> Iterator[Any]:
+        """Run one logical operation: serialised for the embedded store, outages mapped to 503."""
+        try:
+            if self._lock is not None:
+                with self._lock:
+                    self._ensure_indexes()
+                    yield self._db
+            else:
+                self._ensure_indexes()
+                yield self._db
+        except ConnectionFailure as exc:
+            log.warning("database unavailable: %s", type(exc).__name__)
+            raise DatabaseUnavailable() from exc
+        except OSError as exc:
+            if self.backend != "embedded":
+                raise
+            log.error("embedded store I/O error: %s", exc)
+            raise DatabaseUnavailable("The embedded store could not be read or written.") from exc
+
+    def _ensure_indexes(self) -> None:
+        if self._indexes_ready:
+            return
+        with self._index_lock:
+            if self._indexes_ready:
+                return
+            for collection, keys, unique in INDEXES:
+                if self.backend == "embedded":
+                    # mongita indexes single fields and knows no 'unique'; uniqueness is kept under our lock.
+                    self._db[collection].create_index(keys[0][0])
+                else:
+                    self._db[collection].create_index(keys, unique=unique)
+            self._indexes_ready = True
+
+    def ping(self) -> dict[str, Any]:
+        """The real state of the store, for /health."""
+        try:
+            with self._op() as db:
+                if self.backend == "mongodb":
+                    self._client.admin.command("ping")
+                else:
+                    db["users"].count_documents({})
+            return {"status": "ok", "backend": self.backend}
+        except DatabaseUnavailable as exc:
+            return {"status": "unavailable", "backend": self.backend, "detail": exc.message}
+
+    def close(self) -> None:
+        close = getattr(self._client, "close", None)
+        if close:
+            close()
+
+    @staticmethod
+    def _page(limit: int | None, offset: int) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if offset:
+            kwargs["skip"] = offset
+        if limit:
+            kwargs["limit"] = limit
+        return kwargs
+
+    # -- users ------------------------------------------------------------------------------------
+
+    def get_user_by_auth0(self, auth0_id: str) -> dict | None:
+        with self._op() as db:
+            return db.users.find_one({"auth0_user_id": auth0_id})
+
+    def get_user(self, user_id: ObjectId) -> dict | None:
+        with self._op() as db:
+            return db.users.find_one({"_id": user_id})
+
+    def get_or_create_user(self, auth0_id: str, email: str | None) -> tuple[dict, bool]:
+        """The user with this auth0 id, created on first call; (user, created)."""
+        with self._op() as db:
+            existing = db.users.find_one({"auth0_user_id": auth0_id})
+            if existing is not None:
+                if email and existing.get("email") != email:
+                    now = utcnow()
+                    db.users.update_one({"_id": existing["_id"]}, {"$set": {"email": email, "updated_at": now}})
+                    existing.update(email=email, updated_at=now)
+                return existing, False
+            now = utcnow()
+            user = {"_id": ObjectId(), "auth0_user_id": auth0_id, "email": email, "created_at": now, "updated_at": now}
+            try:
+                db.users.insert_one(user)
+            except DuplicateKeyError:
+                # Another request created it between our find and insert.
+                return db.users.find_one({"auth0_user_id": auth0_id}), False
+            return user, True
+
+    # -- voice models -----------------------------------------------------------------------------
+
+    def save_voice_model(self, record: dict) -> dict:
+        record = dict(record)
+        now = utcnow()
+        record.setdefault("_id", ObjectId())
+        record.setdefault("created_at", now)
+        record.setdefault("updated_at", now)
+        with self._op() as db:
+            db.voice_models.insert_one(record)
+        return record
+
+    def get_voice_model(self, model_id: str) -> dict | None:
+        with self._op() as db:
+            return db.voice_models.find_one({"model_id": model_id})
+
+    def list_voice_models(self, user_id: ObjectId, *, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        query = {"user_id": user_id}
+        with self._op() as db:
+            total = db.voice_models.count_documents(query)
+            docs = list(
+                db.voice_models.find(
+                    query, sort=[("created_at", DESCENDING), ("_id", DESCENDING)], **self._page(limit, offset)
+                )
+            )
+        return docs, total
+
+    def set_voice_model_echo(self, model_id: str, echo_id: ObjectId | None) -> None:
+        with self._op() as db:
+            db.voice_models.update_one({"model_id": model_id}, {"$set": {"echo_id": echo_id, "updated_at": utcnow()}})
+
+    def delete_voice_model(self, model_id: str) -> bool:
+        """Delete the record and unlink it from its echo; False when there was none."""
+        with self._op() as db:
+            record = db.voice_models.find_one({"model_id": model_id})
+            if record is None:
+                return False
+            db.echos.update_many(
+                {"voice_model_id": model_id}, {"$set": {"voice_model_id": None, "updated_at": utcnow()}}
+            )
+            db.voice_models.delete_one({"_id": record["_id"]})
+            return True
+
+    # -- echos ------------------------------------------------------------------------------------
+
+    def create_echo(self, *, user_id: ObjectId, name: str, persona_prompt: str, voice_model_id: str | None) -> dict:
+        now = utcnow()
+        echo = {
+            "_id": ObjectId(),
+            "user_id": user_id,
+            "name": name,
+            "persona_prompt": persona_prompt,
+            "voice_model_id": voice_model_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._op() as db:
+            db.echos.insert_one(echo)
+            if voice_model_id:
+                db.voice_models.update_one(
+                    {"model_id": voice_model_id}, {"$set": {"echo_id": echo["_id"], "updated_at": now}}
+                )
+        return echo
+
+    def get_echo(self, echo_id: ObjectId) -> dict | None:
+        with self._op() as db:
+            return db.echos.find_one({"_id": echo_id})
+
+    def list_echos(self, user_id: ObjectId, *, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        query = {"user_id": user_id}
+        with self._op() as db:
+            total = db.echos.count_documents(query)
+            docs = list(
+                db.echos.find(
+                    query, sort=[("created_at", DESCENDING), ("_id", DESCENDING)], **self._page(limit, offset)
+                )
+            )
+        return docs, total
+
+    def update_echo(self, echo_id: ObjectId, changes: dict[str, Any]) -> dict | None:
+        """Apply ``changes`` (name, persona_prompt, voice_model_id), keeping voice links both ways."""
+        changes = {k: v for k, v in changes.items() if k in ECHO_FIELDS}
+        with self._op() as db:
+            echo = db.echos.find_one({"_id": echo_id})
+            if echo is None:
+                return None
+            now = utcnow()
+            if "voice_model_id" in changes and changes["voice_model_id"] != echo.get("voice_model_id"):
+                if echo.get("voice_model_id"):
+                    db.voice_models.update_one(
+                        {"model_id": echo["voice_model_id"]}, {"$set": {"echo_id": None, "updated_at": now}}
+                    )
+                if changes["voice_model_id"]:
+                    db.voice_models.update_one(
+                        {"model_id": changes["voice_model_id"]}, {"$set": {"echo_id": echo_id, "updated_at": now}}
+                    )
+            changes["updated_at"] = now
+            db.echos.update_one({"_id": echo_id}, {"$set": changes})
+            echo.update(changes)
+            return echo
+
+    def delete_echo(self, echo_id: ObjectId) -> bool:
+        """Delete an echo with its messages and unlink its voice model; False when there was none."""
+        with self._op() as db:
+            echo = db.echos.find_one({"_id": echo_id})
+            if echo is None:
+                return False
+            db.messages.delete_many({"echo_id": echo_id})
+            db.voice_models.update_many({"echo_id": echo_id}, {"$set": {"echo_id": None, "updated_at": utcnow()}})
+            db.echos.delete_one({"_id": echo_id})
+            return True
+
+    # -- messages ---------------------------------------------------------------------------------
+
+    def add_message(self, echo_id: ObjectId, role: str, content: str, *, user_id: ObjectId | None = None) -> dict:
+        message = {
+            "_id": ObjectId(),
+            "echo_id": echo_id,
+            "user_id": user_id,
+            "role": role,
+            "content": content,
+            "created_at": utcnow(),
+        }
+        with self._op() as db:
+            db.messages.insert_one(message)
+        return message
+
+    def list_messages(self, echo_id: ObjectId, *, limit: int = 100) -> list[dict]:
+        """The latest ``limit`` messages of an echo, oldest first."""
+        with self._op() as db:
+            newest_first = list(
+                db.messages.find(
+                    {"echo_id": echo_id}, sort=[("created_at", DESCENDING), ("_id", DESCENDING)], limit=limit
+                )
+            )
+        return newest_first[::-1]

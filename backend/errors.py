@@ -1,0 +1,162 @@
+"""Typed errors raised where problems arise, mapped to JSON HTTP responses in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class EchoError(Exception):
+    """Base class: every error a client may see carries an HTTP status and a stable code."""
+
+    status = 500
+    code = "internal_error"
+    default_message = "Internal server error."
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class BadRequest(EchoError):
+    status = 400
+    code = "bad_request"
+    default_message = "The request is malformed."
+
+
+class Forbidden(EchoError):
+    status = 403
+    code = "forbidden"
+    default_message = "You may not act on behalf of another user."
+
+
+class NotFound(EchoError):
+    status = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Conflict(EchoError):
+    status = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class PayloadTooLarge(EchoError):
+    status = 413
+    code = "payload_too_large"
+    default_message = "The upload is too large."
+
+
+class UnsupportedMediaType(EchoError):
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "The file is not audio in a supported format (wav, mp3, m4a/aac, ogg/opus, webm, flac)."
+
+
+class UnprocessableAudio(EchoError):
+    status = 422
+    code = "unprocessable_audio"
+    default_message = "The audio cannot be used."
+
+
+class ServiceUnavailable(EchoError):
+    status = 503
+    code = "service_unavailable"
+    default_message = "A service this request needs is unavailable."
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    default_message = "The database is unavailable; try again shortly."
+
+
+class ProviderNotConfigured(ServiceUnavailable):
+    code = "voice_provider_not_configured"
+    default_message = (
+        "No voice provider is configured. Set FISH_AUDIO_API_KEY for Fish.Audio, "
+        "or VOICE_PROVIDER=local for the offline engine."
+    )
+
+
+class ProviderError(EchoError):
+    """The voice provider failed; status is what our client sees (502/503/504)."""
+
+    status = 502
+    code = "voice_provider_error"
+    default_message = "The voice provider failed to handle the request."
+
+
+class ProviderAuthError(ProviderError):
+    code = "voice_provider_auth_failed"
+    default_message = "The voice provider rejected Echo's API key; the server's FISH_AUDIO_API_KEY must be fixed."
+
+
+class ProviderCreditError(ProviderError):
+    code = "voice_provider_insufficient_credit"
+    default_message = "The voice provider account has no API credit left; top it up to continue."
+
+
+class ProviderBusy(ProviderError):
+    status = 503
+    code = "voice_provider_busy"
+    default_message = "The voice provider is busy; try again shortly."
+
+
+class ProviderUnavailable(ProviderError):
+    status = 503
+    code = "voice_provider_unavailable"
+    default_message = "The voice provider cannot be reached."
+
+
+class ProviderTimeout(ProviderError):
+    status = 504
+    code = "voice_provider_timeout"
+    default_message = "The voice provider did not answer in time."
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
+    """The one JSON error shape every route answers with."""
+    body = {"success": False, "error": code, "message": message}
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map typed errors, Werkzeug's HTTP errors and anything unexpected to JSON."""
+
+    @app.errorhandler(EchoError)
+    def handle_echo_error(exc: EchoError):
+        if exc.status >= 500:
+            log.warning("%s: %s", exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        message = exc.description or exc.name
+        if exc.code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            code = "payload_too_large"
+            if limit:
+                message = f"The upload is larger than the {limit // (1024 * 1024)} MB limit."
+        headers = {}
+        if exc.code == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        return error_response(exc.code or 500, code, message, headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        log.exception("Unhandled error")
+        return error_response(500, "internal_error", "Internal server error.")

@@ -1,0 +1,290 @@
+"""Fish.Audio HTTP client (on requests) and the voice provider built on it."""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from backend import audio as audio_codec
+from backend.audio import DecodedAudio
+from backend.errors import (
+    BadRequest,
+    NotFound,
+    ProviderAuthError,
+    ProviderBusy,
+    ProviderCreditError,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from backend.providers import CreatedVoice, SynthesisStream
+
+log = logging.getLogger(__name__)
+
+# Containers Fish.Audio takes as they are; anything else is sent as WAV.
+_FISH_ACCEPTS = {"wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
+_FISH_MODEL_ID = re.compile(r"^[0-9a-f]{24,40}$")
+_MAX_RETRY_AFTER = 30.0
+
+
+class FishAudioClient:
+    """A small client for the parts of Fish.Audio's API that Echo uses.
+
+    Every call has connect and read timeouts. 429 (honouring Retry-After) and 5xx answers, and
+    failures to connect, are retried up to ``max_retries`` times with exponential backoff; a read
+    timeout is retried only for calls without side effects. Errors come out as typed ProviderErrors
+    whose messages never contain the API key.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://api.fish.audio",
+        tts_model: str = "s2-pro",
+        timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 2,
+        pool_size: int = 32,
+        backoff_base: float = 0.5,
+    ):
+        if not api_key:
+            raise ValueError("Fish.Audio needs an API key")
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.tts_model = tts_model
+        self.timeout = (connect_timeout, timeout)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers.update({"Authorization": f"Bearer {api_key}", "User-Agent": "echo-backend/1.0"})
+
+    # -- transport --------------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    def _delay(self, attempt: int, response: requests.Response | None) -> float:
+        if response is not None:
+            retry_after = response.headers.get("Retry-After")
+            if retry_after:
+                try:
+                    return min(max(float(retry_after), 0.0), _MAX_RETRY_AFTER)
+                except ValueError:
+                    pass
+        return min(self.backoff_base * (2**attempt), 8.0) * (0.75 + random.random() / 2)
+
+    def _request(
+        self, method: str, path: str, *, idempotent: bool, stream: bool = False, **kwargs
+    ) -> requests.Response:
+        url = f"{self.base_url}{path}"
+        attempt = 0
+        while True:
+            response = None
+            try:
+                response = self._session.request(method, url, timeout=self.timeout, stream=stream, **kwargs)
+            except requests.exceptions.ConnectTimeout as exc:
+                error: ProviderError = ProviderTimeout("Fish.Audio did not accept the connection in time.")
+                cause: Exception = exc
+                retry = True
+            except requests.exceptions.ReadTimeout as exc:
+                error, cause, retry = ProviderTimeout(), exc, idempotent
+            except requests.exceptions.ConnectionError as exc:
+                error, cause = ProviderUnavailable("Fish.Audio cannot be reached."), exc
+                retry = idempotent
+            else:
+                if response.status_code < 400:
+                    return response
+                error, cause = self._status_error(response), None
+                retry = response.status_code == 429 or response.status_code >= 500
+                response.close()
+            if not retry or attempt >= self.max_retries:
+                log.warning("fish.audio %s %s failed: %s", method, path, error.code)
+                raise error from cause
+            delay = self._delay(attempt, response)
+            log.info("fish.audio %s %s: %s, retry %d in %.1fs", method, path, error.code, attempt + 1, delay)
+            time.sleep(delay)
+            attempt += 1
+            for value in kwargs.get("files") or []:
+                fh = value[1][1]
+                if hasattr(fh, "seek"):
+                    fh.seek(0)
+
+    def _status_error(self, response: requests.Response) -> ProviderError | NotFound | BadRequest:
+        status = response.status_code
+        detail = self._scrub(_error_detail(response))
+        if status == 401:
+            return ProviderAuthError()
+        if status == 402 or response.headers.get("x-fish-error-code") == "insufficient_balance":
+            return ProviderCreditError()
+        if status == 429:
+            headers = {"Retry-After": response.headers["Retry-After"]} if "Retry-After" in response.headers else None
+            return ProviderBusy("Fish.Audio is at its concurrency limit; try again shortly.", headers=headers)
+        if status == 404 or (status == 400 and "reference not found" in detail.lower()):
+            return NotFound("The voice model is not known to Fish.Audio.")
+        if status == 403:
+            return ProviderError("Fish.Audio refused access to this voice model.")
+        if status in (400, 413, 422):
+            return ProviderError(f"Fish.Audio rejected the request: {detail}" if detail else None)
+        if status == 503:
+            return ProviderUnavailable("Fish.Audio is overloaded or down; try again shortly.")
+        return ProviderError(f"Fish.Audio failed (HTTP {status}).")
+
+    # -- API --------------------------------------------------------------------------------------
+
+    def create_model(
+        self,
+        *,
+        title: str,
+        voices: list[tuple[str, Any, str]],
+        texts: list[str] | None = None,
+        description: str | None = None,
+        enhance_audio_quality: bool | None = None,
+    ) -> dict[str, Any]:
+        """POST /model: a private, fast-trained TTS model from ``voices`` ((filename, file, mime) each)."""
+        data: list[tuple[str, str]] = [
+            ("type", "tts"),
+            ("title", title),
+            ("train_mode", "fast"),
+            ("visibility", "private"),
+        ]
+        for text in texts or []:
+            data.append(("texts", text))
+        if description:
+            data.append(("description", description))
+        if enhance_audio_quality is not None:
+            data.append(("enhance_audio_quality", "true" if enhance_audio_quality else "false"))
+        files = [("voices", voice) for voice in voices]
+        response = self._request("POST", "/model", idempotent=False, data=data, files=files)
+        return _json(response)
+
+    def get_model(self, model_id: str) -> dict[str, Any]:
+        return _json(self._request("GET", f"/model/{model_id}", idempotent=True))
+
+    def delete_model(self, model_id: str) -> None:
+        self._request("DELETE", f"/model/{model_id}", idempotent=True).close()
+
+    def api_credit(self) -> dict[str, Any]:
+        return _json(self._request("GET", "/wallet/self/api-credit", idempotent=True))
+
+    def tts(
+        self, *, text: str, reference_id: str | None, fmt: str, chunk_size: int = 16384, **options: Any
+    ) -> Iterator[bytes]:
+        """POST /v1/tts, streamed: yields audio bytes as Fish.Audio sends them.
+
+        Retries happen only before the first byte; a connection lost in the middle of the audio
+        raises ProviderError so that the caller can discard what it had.
+        """
+        body: dict[str, Any] = {"text": text, "format": fmt}
+        if reference_id:
+            body["reference_id"] = reference_id
+        body.update(options)
+        response = self._request(
+            "POST", "/v1/tts", idempotent=True, stream=True, json=body, headers={"model": self.tts_model}
+        )
+        try:
+            yield from response.iter_content(chunk_size=chunk_size)
+        except requests.exceptions.RequestException as exc:
+            raise ProviderError("Fish.Audio dropped the connection in the middle of the audio.") from exc
+        finally:
+            response.close()
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError as exc:
+        raise ProviderError("Fish.Audio answered with something that is not JSON.") from exc
+    finally:
+        response.close()
+    if not isinstance(payload, dict):
+        raise ProviderError("Fish.Audio answered with an unexpected document.")
+    return payload
+
+
+def _error_detail(response: requests.Response) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    if isinstance(payload, dict):
+        return str(payload.get("message") or payload.get("detail") or "")[:200]
+    if isinstance(payload, list):  # 422: [{loc, msg, type}]
+        return "; ".join(str(item.get("msg", "")) for item in payload if isinstance(item, dict))[:200]
+    return ""
+
+
+class FishAudioProvider:
+    """Voice provider backed by Fish.Audio's cloud clones."""
+
+    name = "fish"
+    description = "Fish.Audio cloud voice cloning"
+
+    def __init__(self, client: FishAudioClient, *, status_ttl: float = 60.0):
+        self.client = client
+        self._status_ttl = status_ttl
+        self._status_cache: tuple[float, dict[str, Any]] | None = None
+        self._status_lock = threading.Lock()
+
+    def owns(self, model_id: str) -> bool:
+        return bool(_FISH_MODEL_ID.match(model_id))
+
+    def create_voice(
+        self, *, title: str, audio_path: Path, audio: DecodedAudio, transcript: str | None
+    ) -> CreatedVoice:
+        container = audio.info.container
+        texts = [transcript] if transcript else None
+        if container in _FISH_ACCEPTS:
+            with open(audio_path, "rb") as fh:
+                model = self.client.create_model(
+                    title=title, voices=[(f"reference.{container}", fh, _FISH_ACCEPTS[container])], texts=texts
+                )
+        else:
+            wav = io.BytesIO(audio_codec.encode(audio.samples, audio.sample_rate, "wav"))
+            model = self.client.create_model(title=title, voices=[("reference.wav", wav, "audio/wav")], texts=texts)
+        model_id = model.get("_id") or model.get("id")
+        if not isinstance(model_id, str) or not model_id:
+            raise ProviderError("Fish.Audio created a model but returned no id.")
+        return CreatedVoice(
+            model_id=model_id,
+            state=str(model.get("state") or "created"),
+            details={"visibility": model.get("visibility"), "train_mode": model.get("train_mode")},
+        )
+
+    def delete_voice(self, model_id: str) -> None:
+        try:
+            self.client.delete_model(model_id)
+        except NotFound:
+            log.info("fish.audio model %s was already gone", model_id)
+
+    def synthesize(self, *, text: str, reference_id: str | None, fmt: str) -> SynthesisStream:
+        chunks = self.client.tts(text=text, reference_id=reference_id, fmt=fmt)
+        return SynthesisStream(chunks=chunks, media_type=audio_codec.OUTPUT_FORMATS[fmt], sample_rate=None)
+
+    def status(self) -> dict[str, Any]:
+        """Whether the key works, checked against the credit endpoint at most once per TTL."""
+        with self._status_lock:
+            now = time.monotonic()
+            if self._status_cache and now - self._status_cache[0] < self._status_ttl:
+                return self._status_cache[1]
+            state: dict[str, Any] = {"provider": self.name, "description": self.description}
+            try:
+                credit = self.client.api_credit()
+                state.update(status="ok", credit=credit.get("credit"))
+            except (ProviderError, NotFound, BadRequest) as exc:
+                state.update(status="unavailable", error=exc.code, detail=exc.message)
+            self._status_cache = (now, state)
+            return state

@@ -1,0 +1,142 @@
+"""Voice cloning and speech: upload a reference, synthesize, fetch the audio."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, request, send_file
+
+from backend.audio import OUTPUT_FORMATS
+from backend.errors import BadRequest, DatabaseUnavailable, NotFound
+from backend.routes.common import (
+    caller_id,
+    id_field,
+    json_body,
+    owned,
+    public_voice_model,
+    require_user,
+    services,
+    text_field,
+)
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__)
+
+_EXTENSION_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/ogg", "pcm": OUTPUT_FORMATS["pcm"]}
+
+
+@bp.post("/api/upload-reference")
+def upload_reference():
+    svc = services()
+    upload = request.files.get("audio")
+    if upload is None:
+        raise BadRequest("Send the recording as the multipart form field 'audio'.")
+    form = request.form
+    name = text_field(form, "name", max_length=100) or "My voice"
+    transcript = text_field(form, "transcript", max_length=2000)
+    user_id = caller_id()
+    echo_id = id_field(form, "echo_id")
+    warnings: list[str] = []
+
+    db_ok = True
+    try:
+        if user_id is not None:
+            require_user(user_id)
+        if echo_id is not None:
+            owned(svc.db.get_echo(echo_id), user_id, "echo")
+    except DatabaseUnavailable:
+        db_ok = False
+
+    cloned = svc.voices.clone(upload.stream, title=name, transcript=transcript)
+    voice = cloned.voice
+    record = {
+        "model_id": voice.model_id,
+        "reference_id": voice.model_id,
+        "user_id": user_id,
+        "name": name,
+        "provider": cloned.provider,
+        "echo_id": echo_id,
+        "file_type": cloned.info.container,
+        "duration_seconds": round(cloned.info.duration, 2),
+        "transcript": transcript,
+        "state": voice.state,
+        "details": voice.details,
+        "reference_audio": cloned.reference_key,
+    }
+    saved = None
+    if db_ok:
+        try:
+            saved = svc.db.save_voice_model(record)
+            if echo_id is not None:
+                svc.db.update_echo(echo_id, {"voice_model_id": voice.model_id})
+        except DatabaseUnavailable:
+            db_ok = False
+        except Exception:
+            svc.voices.forget(cloned)
+            raise
+    if not db_ok:
+        warnings.append(
+            "The database is unavailable, so this voice model was not saved to your list; "
+            f"keep its id ({voice.model_id}) to use it."
+        )
+    if voice.state not in ("trained", "created"):
+        warnings.append(f"The provider reports the voice as '{voice.state}'; it may not be usable yet.")
+    if not transcript:
+        warnings.append("No transcript was given; the provider works out what was said.")
+    if cloned.info.duration < 10:
+        warnings.append("Recordings of 10 to 30 seconds clone better than short ones.")
+    return {
+        "success": True,
+        "model_id": voice.model_id,
+        "reference_id": voice.model_id,
+        "name": name,
+        "provider": cloned.provider,
+        "duration_seconds": round(cloned.info.duration, 2),
+        "database_record": public_voice_model(saved),
+        "warnings": warnings,
+    }, 201
+
+
+@bp.post("/api/synthesize")
+def synthesize():
+    svc = services()
+    data = json_body()
+    text = text_field(data, "text", required=True, max_length=svc.settings.max_text_chars)
+    reference_id = text_field(data, "reference_id", max_length=100)
+    fmt = (text_field(data, "format", max_length=10) or "mp3").lower()
+    if fmt not in OUTPUT_FORMATS:
+        raise BadRequest(f"'format' must be one of {', '.join(OUTPUT_FORMATS)}.")
+    caller = caller_id()
+    provider_name = None
+    if reference_id:
+        try:
+            record = svc.db.get_voice_model(reference_id)
+        except DatabaseUnavailable:
+            record = None  # the provider still knows its own voices
+        if record is not None:
+            owned(record, caller, "voice model")
+            provider_name = record.get("provider")
+    result = svc.voices.synthesize(text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name)
+    url = f"/api/audio/{result.name}"
+    return {
+        "success": True,
+        "audio_url": url,
+        "audio_path": url,
+        "format": result.fmt,
+        "media_type": result.media_type,
+        "size_bytes": result.size,
+        "provider": result.provider,
+        "reference_id": reference_id,
+        "text_length": len(text),
+    }
+
+
+@bp.get("/api/audio/<name>")
+def get_audio(name: str):
+    path = services().store.output_path(name)
+    if path is None:
+        raise NotFound("No audio with this name.")
+    mimetype = _EXTENSION_TYPES[path.suffix.lstrip(".")]
+    response = send_file(path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)
+    response.headers["Accept-Ranges"] = "bytes"
+    return response

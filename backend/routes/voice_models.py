@@ -1,0 +1,54 @@
+"""Voice model management: list, read and delete a user's cloned voices."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from backend.database import parse_object_id
+from backend.errors import NotFound
+from backend.routes.common import caller_id, owned, page_args, public_voice_model, require_user, services
+
+bp = Blueprint("voice_models", __name__)
+
+
+@bp.get("/api/voice-models")
+def list_voice_models():
+    user_id = caller_id(required=True)
+    limit, offset = page_args()
+    require_user(user_id)
+    models, total = services().db.list_voice_models(user_id, limit=limit, offset=offset)
+    return {
+        "success": True,
+        "voice_models": [public_voice_model(m) for m in models],
+        "count": len(models),
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@bp.get("/api/voice-models/<model_id>")
+def get_voice_model(model_id: str):
+    record = owned(services().db.get_voice_model(model_id), caller_id(), "voice model")
+    return {"success": True, "voice_model": public_voice_model(record)}
+
+
+@bp.delete("/api/voice-models/<model_id>")
+def delete_voice_model(model_id: str):
+    """Delete at the provider, then the recording, then the record: a retry after a failure finishes the job."""
+    svc = services()
+    record = owned(svc.db.get_voice_model(model_id), caller_id(), "voice model")
+    svc.voices.delete(model_id, provider_name=record.get("provider"), reference_key=record.get("reference_audio"))
+    svc.db.delete_voice_model(model_id)
+    return {"success": True, "message": f"Voice model '{record.get('name')}' ({model_id}) was deleted."}
+
+
+@bp.get("/api/echo/<echo_id>/voice-model")
+def echo_voice_model(echo_id: str):
+    svc = services()
+    echo = owned(svc.db.get_echo(parse_object_id(echo_id, "echo_id")), caller_id(), "echo")
+    model_id = echo.get("voice_model_id")
+    record = svc.db.get_voice_model(model_id) if model_id else None
+    if record is None:
+        raise NotFound("This echo has no voice model.")
+    return {"success": True, "voice_model": public_voice_model(record)}

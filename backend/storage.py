@@ -1,0 +1,147 @@
+"""Files under DATA_DIR: uploads in progress, reference recordings and generated audio, written atomically."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import BinaryIO
+
+log = logging.getLogger(__name__)
+
+_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_-]{22,64}\.(mp3|wav|opus|pcm)$")
+_REFERENCE_KEY = re.compile(r"^[A-Za-z0-9_-]{22,64}\.(wav|mp3|m4a|aac|ogg|webm|flac)$")
+_STALE_TMP_SECONDS = 3600
+
+# Stored output files are named by format.
+OUTPUT_EXTENSIONS = {"mp3": "mp3", "wav": "wav", "opus": "opus", "pcm": "pcm"}
+
+
+class AudioStore:
+    """Directory layout: tmp/ (work in progress), references/ (uploads), audio/ (synthesized output).
+
+    Names are random tokens chosen here, never a client's file name. A file appears under its final
+    name only when it is complete (temporary file + rename), so a crash leaves no partial file.
+    """
+
+    def __init__(self, data_dir: Path):
+        self.root = Path(data_dir)
+        self.tmp_dir = self.root / "tmp"
+        self.references_dir = self.root / "references"
+        self.outputs_dir = self.root / "audio"
+        for directory in (self.tmp_dir, self.references_dir, self.outputs_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_temporaries()
+
+    def remove_stale_temporaries(self, older_than: float = _STALE_TMP_SECONDS) -> int:
+        """Remove temporary files left by a killed process (old enough not to belong to a live one)."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for path in self.tmp_dir.iterdir():
+            with suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    @contextmanager
+    def temporary(self, suffix: str = "") -> Iterator[Path]:
+        """A fresh temporary path under tmp/, removed on exit whatever happens."""
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=suffix)
+        os.close(fd)
+        path = Path(name)
+        try:
+            yield path
+        finally:
+            with suppress(FileNotFoundError):
+                path.unlink()
+
+    @contextmanager
+    def upload(self, stream: BinaryIO, chunk_size: int = 1 << 16) -> Iterator[Path]:
+        """Copy an incoming upload to a temporary file, removed on exit."""
+        with self.temporary(".upload") as path:
+            with path.open("wb") as out:
+                while chunk := stream.read(chunk_size):
+                    out.write(chunk)
+            yield path
+
+    # -- reference recordings ---------------------------------------------------------------------
+
+    def keep_reference(self, source: Path, extension: str) -> str:
+        """Copy ``source`` into references/ under a new random key; returns the key."""
+        key = f"{secrets.token_urlsafe(18)}.{extension}"
+        with self.temporary(".part") as part:
+            with source.open("rb") as src, part.open("wb") as dst:
+                while chunk := src.read(1 << 16):
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(part, self.references_dir / key)
+        return key
+
+    def reference_path(self, key: str) -> Path | None:
+        if not isinstance(key, str) or not _REFERENCE_KEY.match(key):
+            return None
+        path = self.references_dir / key
+        return path if path.is_file() else None
+
+    def delete_reference(self, key: str | None) -> None:
+        if key and _REFERENCE_KEY.match(key):
+            with suppress(FileNotFoundError):
+                (self.references_dir / key).unlink()
+
+    # -- synthesized audio ------------------------------------------------------------------------
+
+    def write_output(
+        self,
+        chunks: Iterable[bytes],
+        fmt: str,
+        *,
+        check_head: Callable[[bytes], None] | None = None,
+        finish: Callable[[Path], None] | None = None,
+    ) -> tuple[str, int]:
+        """Write streamed audio to a new output file; returns (name, size).
+
+        ``check_head`` sees the first bytes (to reject output in the wrong format) and ``finish``
+        the complete temporary file (to fix a streamed WAV header). On any error nothing is left.
+        """
+        name = f"{secrets.token_urlsafe(24)}.{OUTPUT_EXTENSIONS[fmt]}"
+        size = 0
+        with self.temporary(".part") as part:
+            with part.open("wb") as out:
+                head = b""
+                for chunk in chunks:
+                    if not chunk:
+                        continue
+                    if check_head is not None and len(head) < 16:
+                        head += chunk[: 16 - len(head)]
+                        if len(head) >= 16:
+                            check_head(head)
+                    out.write(chunk)
+                    size += len(chunk)
+                if check_head is not None and len(head) < 16:
+                    check_head(head)
+                out.flush()
+                os.fsync(out.fileno())
+            if finish is not None:
+                finish(part)
+            os.replace(part, self.outputs_dir / name)
+        return name, size
+
+    def output_path(self, name: str) -> Path | None:
+        """The stored file for a public output name, or None (also for names that are not ours)."""
+        if not isinstance(name, str) or not _OUTPUT_NAME.match(name):
+            return None
+        path = self.outputs_dir / name
+        return path if path.is_file() else None
+
+    def delete_output(self, name: str | None) -> None:
+        if name and _OUTPUT_NAME.match(name):
+            with suppress(FileNotFoundError):
+                (self.outputs_dir / name).unlink()

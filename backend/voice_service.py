@@ -1,0 +1,203 @@
+"""VoiceServiceWrapper: routes cloning and speech to the right provider and keeps the audio files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from backend import audio
+from backend.config import Settings
+from backend.errors import (
+    BadRequest,
+    Conflict,
+    ProviderError,
+    ProviderNotConfigured,
+    UnprocessableAudio,
+)
+from backend.providers import SYNTH_FORMATS, CreatedVoice, VoiceProvider
+from backend.storage import AudioStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClonedVoice:
+    voice: CreatedVoice
+    provider: str
+    info: audio.AudioInfo
+    reference_key: str
+
+
+@dataclass(frozen=True)
+class SynthesizedAudio:
+    name: str  # public file name under /api/audio/
+    fmt: str
+    media_type: str
+    size: int
+    provider: str
+    reference_id: str | None
+
+
+class VoiceServiceWrapper:
+    """One face over the voice providers (Fish.Audio, the local engine).
+
+    New voices go to the active provider; speech for an existing voice goes to the provider that
+    made it, recognised by its id, so voices made earlier keep working when the active one changes.
+    """
+
+    def __init__(self, settings: Settings, store: AudioStore, providers: dict[str, VoiceProvider], active: str):
+        self.settings = settings
+        self.store = store
+        self.providers = providers
+        self.active_name = active
+
+    @property
+    def active(self) -> VoiceProvider:
+        provider = self.providers.get(self.active_name)
+        if provider is None:
+            raise ProviderNotConfigured()
+        return provider
+
+    def provider_for(self, model_id: str | None, recorded_provider: str | None = None) -> VoiceProvider:
+        """The provider that owns ``model_id`` (or the active one for no voice)."""
+        if not model_id:
+            return self.active
+        name = recorded_provider or next(
+            (n for n, p in self.providers.items() if p.owns(model_id)),
+            "local" if model_id.startswith("local-") else "fish",
+        )
+        provider = self.providers.get(name)
+        if provider is None:
+            if name == "fish":
+                raise Conflict(
+                    "This voice was cloned with Fish.Audio, which is not configured on this server "
+                    "(set FISH_AUDIO_API_KEY)."
+                )
+            raise Conflict(f"This voice belongs to the '{name}' provider, which is not available on this server.")
+        return provider
+
+    # -- cloning ----------------------------------------------------------------------------------
+
+    def clone(self, upload: BinaryIO, *, title: str, transcript: str | None) -> ClonedVoice:
+        """Check an upload by its content, clone it at the active provider and keep the recording.
+
+        The temporary copy of the upload is removed whatever happens; if keeping the recording fails
+        after the provider made the voice, the voice is deleted there again.
+        """
+        provider = self.active
+        settings = self.settings
+        with self.store.upload(upload) as path:
+            decoded = audio.decode(path, max_seconds=settings.max_audio_seconds)
+            duration = decoded.info.duration
+            if duration < settings.min_audio_seconds:
+                raise UnprocessableAudio(
+                    f"The recording is {duration:.1f} s long; at least {settings.min_audio_seconds:g} s is needed "
+                    "(10 to 30 s works best).",
+                    reason="too_short",
+                )
+            if duration > settings.max_audio_seconds:
+                raise UnprocessableAudio(
+                    f"The recording is longer than {settings.max_audio_seconds:g} s; "
+                    "trim it to 10 to 30 s of clear speech.",
+                    reason="too_long",
+                )
+            created = provider.create_voice(title=title, audio_path=path, audio=decoded, transcript=transcript)
+            try:
+                key = self.store.keep_reference(path, audio.UPLOAD_EXTENSIONS[decoded.info.container])
+            except Exception:
+                self._undo_create(provider, created.model_id)
+                raise
+        return ClonedVoice(voice=created, provider=provider.name, info=decoded.info, reference_key=key)
+
+    def _undo_create(self, provider: VoiceProvider, model_id: str) -> None:
+        try:
+            provider.delete_voice(model_id)
+        except ProviderError as exc:
+            log.error("could not delete voice %s at %s after a failed save: %s", model_id, provider.name, exc.code)
+
+    def forget(self, cloned: ClonedVoice) -> None:
+        """Undo a clone whose record could not be saved: provider model and kept recording."""
+        self._undo_create(self.providers[cloned.provider], cloned.voice.model_id)
+        self.store.delete_reference(cloned.reference_key)
+
+    # -- deleting ---------------------------------------------------------------------------------
+
+    def delete(self, model_id: str, *, provider_name: str | None, reference_key: str | None) -> None:
+        """Delete a voice at its provider (already gone is fine), then its reference recording."""
+        self.provider_for(model_id, provider_name).delete_voice(model_id)
+        self.store.delete_reference(reference_key)
+
+    # -- speech -----------------------------------------------------------------------------------
+
+    def synthesize(
+        self, *, text: str, reference_id: str | None, fmt: str, provider_name: str | None = None
+    ) -> SynthesizedAudio:
+        """Speak ``text`` and store the audio; returns the stored file's public name."""
+        if fmt not in SYNTH_FORMATS:
+            raise BadRequest(f"format must be one of {', '.join(SYNTH_FORMATS)}.")
+        provider = self.provider_for(reference_id, provider_name)
+        stream = provider.synthesize(text=text, reference_id=reference_id, fmt=fmt)
+
+        def check_head(head: bytes) -> None:
+            if not head:
+                raise ProviderError("The voice provider returned no audio.")
+            if not audio.looks_like(fmt, head):
+                raise ProviderError(f"The voice provider returned audio that is not {fmt}.")
+
+        finish = audio.finalize_wav if fmt == "wav" else None
+        name, size = self.store.write_output(stream.chunks, fmt, check_head=check_head, finish=finish)
+        return SynthesizedAudio(
+            name=name,
+            fmt=fmt,
+            media_type=stream.media_type,
+            size=size,
+            provider=provider.name,
+            reference_id=reference_id,
+        )
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        if self.active_name not in self.providers:
+            return {
+                "status": "not_configured",
+                "provider": None,
+                "detail": ProviderNotConfigured.default_message,
+            }
+        state = dict(self.active.status())
+        state["available_providers"] = sorted(self.providers)
+        return state
+
+
+def build_providers(settings: Settings) -> dict[str, VoiceProvider]:
+    """The providers this configuration can offer."""
+    providers: dict[str, VoiceProvider] = {}
+    if settings.fish_audio_api_key:
+        from backend.fish_audio import FishAudioClient, FishAudioProvider
+
+        client = FishAudioClient(
+            api_key=settings.fish_audio_api_key,
+            base_url=settings.fish_audio_api_url,
+            tts_model=settings.fish_audio_model,
+            timeout=settings.fish_audio_timeout,
+            connect_timeout=settings.fish_audio_connect_timeout,
+            max_retries=settings.fish_audio_max_retries,
+        )
+        providers["fish"] = FishAudioProvider(client)
+    # The local engine loads lazily, so offering it costs nothing; voices made with it keep working
+    # when Fish.Audio becomes the active provider.
+    local = _local_provider(settings.data_dir)
+    if local is not None:
+        providers["local"] = local
+    return providers
+
+
+def _local_provider(data_dir: Path) -> VoiceProvider | None:
+    try:
+        from backend.local_engine import LocalProvider
+    except ImportError as exc:  # the engine's packages are not installed
+        log.warning("local voice engine unavailable: %s", exc)
+        return None
+    return LocalProvider(data_dir)
