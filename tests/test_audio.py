@@ -1,0 +1,113 @@
+"""backend.audio: recognising uploads by content, measuring them, encoding output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend import audio
+from backend.errors import UnprocessableAudio, UnsupportedMediaType
+from tests.audiogen import CONTAINERS, audio_file, voice_like
+
+
+@pytest.mark.parametrize("kind", sorted(CONTAINERS))
+def test_inspect_every_accepted_container(tmp_path, kind):
+    path = tmp_path / "upload.bin"  # the name says nothing: content decides
+    path.write_bytes(audio_file(kind, seconds=4.0))
+    info = audio.inspect(path, max_seconds=270)
+    assert info.container == kind
+    assert 3.8 < info.duration < 4.3
+    assert info.channels == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"hello world" * 50, np.random.default_rng(1).bytes(40000), b"RIFF\x00\x00\x00\x00WAVEjunk" * 10],
+    ids=["empty", "text", "random", "fake-riff"],
+)
+def test_not_audio_is_415(tmp_path, data):
+    path = tmp_path / "x.wav"
+    path.write_bytes(data)
+    with pytest.raises(UnsupportedMediaType):
+        audio.inspect(path, max_seconds=270)
+
+
+def test_truncated_wav_measures_what_is_there(tmp_path):
+    data = audio_file("wav", seconds=6.0)
+    path = tmp_path / "cut.wav"
+    path.write_bytes(data[: len(data) // 2])
+    assert 2.9 < audio.inspect(path, max_seconds=270).duration < 3.1
+
+
+def test_decoding_stops_soon_after_the_limit(tmp_path):
+    """A small file holding a lot of audio (FLAC of near-silence) is not decoded to the end."""
+    silence = np.zeros(16000 * 600, dtype=np.float32)
+    path = tmp_path / "bomb.flac"
+    from tests.audiogen import encode
+
+    path.write_bytes(encode(silence, 16000, "flac"))
+    assert path.stat().st_size < 2_000_000
+    info = audio.inspect(path, max_seconds=10)
+    assert 10 < info.duration < 12
+
+
+def test_decode_resamples_to_mono(tmp_path):
+    path = tmp_path / "a.mp3"
+    path.write_bytes(audio_file("mp3", seconds=2.0))
+    decoded = audio.decode(path, max_seconds=30, target_rate=8000)
+    assert decoded.sample_rate == 8000 and decoded.samples.dtype == np.float32 and decoded.samples.ndim == 1
+    assert abs(decoded.samples.size - 16000) < 1200
+
+
+@pytest.mark.parametrize(("fmt", "rate"), [("mp3", 22050), ("wav", 22050), ("opus", 48000)])
+def test_stream_encoding_round_trips(tmp_path, fmt, rate):
+    samples = voice_like(3.0, rate=22050)
+    chunks = [samples[i : i + 22050] for i in range(0, samples.size, 22050)]
+    data = b"".join(audio.encode_stream(chunks, 22050, fmt))
+    assert audio.looks_like(fmt, data[:16])
+    path = tmp_path / f"out.{fmt}"
+    path.write_bytes(data)
+    if fmt == "wav":
+        audio.finalize_wav(path)
+    info = audio.inspect(path, max_seconds=30)
+    assert info.sample_rate == rate and 2.9 < info.duration < 3.2
+
+
+def test_pcm_is_raw_little_endian_16_bit():
+    samples = np.array([0.0, 0.5, -0.5, 1.0], dtype=np.float32)
+    data = audio.encode(samples, 16000, "pcm")
+    assert np.frombuffer(data, "<i2").tolist() == [0, 16383, -16383, 32767]
+
+
+def test_wav_header_sizes():
+    data = audio.encode(np.zeros(100, dtype=np.float32), 16000, "wav")
+    assert len(data) == 44 + 200 and int.from_bytes(data[40:44], "little") == 200
+
+
+def test_damaged_audio_after_a_good_start_is_422(tmp_path, monkeypatch):
+    path = tmp_path / "a.wav"
+    path.write_bytes(audio_file("wav", seconds=2.0))
+
+    real_open = audio.av.open
+
+    class Broken:
+        def __init__(self, container):
+            self.container = container
+
+        def __getattr__(self, name):
+            return getattr(self.container, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.container.close()
+
+        def decode(self, stream):
+            iterator = self.container.decode(stream)
+            yield next(iterator)
+            raise audio.av.InvalidDataError(1, "Invalid data found when processing input")
+
+    monkeypatch.setattr(audio.av, "open", lambda *a, **k: Broken(real_open(*a, **k)))
+    with pytest.raises(UnprocessableAudio):
+        audio.inspect(path, max_seconds=30)

@@ -1,0 +1,260 @@
+"""DatabaseManager against mongomock, the embedded store and (with MONGODB_URI) a real MongoDB."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+
+import mongomock
+import pytest
+from bson import ObjectId
+from pymongo.errors import ServerSelectionTimeoutError
+
+from backend.api_server import create_app
+from backend.database import DatabaseManager, parse_object_id
+from backend.errors import BadRequest, DatabaseUnavailable
+
+BACKENDS = ["mongomock", "embedded", pytest.param("mongodb", marks=pytest.mark.mongodb)]
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request, tmp_path):
+    if request.param == "mongomock":
+        manager = DatabaseManager(client=mongomock.MongoClient(tz_aware=True))
+    elif request.param == "embedded":
+        manager = DatabaseManager(data_dir=tmp_path)
+    else:
+        uri = os.environ.get("MONGODB_URI")
+        if not uri:
+            pytest.skip("MONGODB_URI is not set")
+        name = f"echo_test_{uuid.uuid4().hex[:8]}"
+        manager = DatabaseManager(uri=uri, db_name=name)
+        yield manager
+        manager._client.drop_database(name)
+        manager.close()
+        return
+    yield manager
+    manager.close()
+
+
+def make_voice(db, user_id, model_id, **extra):
+    record = {"model_id": model_id, "user_id": user_id, "name": model_id, "provider": "fish", "echo_id": None}
+    record.update(extra)
+    return db.save_voice_model(record)
+
+
+def test_users_get_or_create(db):
+    user, created = db.get_or_create_user("auth0|1", "a@example.com")
+    assert created and isinstance(user["_id"], ObjectId)
+    again, created_again = db.get_or_create_user("auth0|1", None)
+    assert not created_again and again["_id"] == user["_id"] and again["email"] == "a@example.com"
+    assert db.get_user_by_auth0("auth0|1")["_id"] == user["_id"]
+    assert db.get_user(user["_id"])["auth0_user_id"] == "auth0|1"
+    assert db.get_user(ObjectId()) is None
+
+
+def test_concurrent_get_or_create_makes_one_user(db):
+    ids = []
+
+    def worker():
+        ids.append(db.get_or_create_user("auth0|race", None)[0]["_id"])
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 1
+
+
+def test_voice_models_listing_newest_first_and_paged(db):
+    user = db.get_or_create_user("auth0|v", None)[0]["_id"]
+    other = db.get_or_create_user("auth0|w", None)[0]["_id"]
+    for i in range(4):
+        make_voice(db, user, f"model-{i}")
+        time.sleep(0.002)
+    make_voice(db, other, "someone-else")
+    models, total = db.list_voice_models(user, limit=2, offset=1)
+    assert total == 4 and [m["model_id"] for m in models] == ["model-2", "model-1"]
+    assert db.get_voice_model("model-0")["user_id"] == user
+    assert db.get_voice_model("missing") is None
+
+
+def test_echo_links_and_deletes(db):
+    user = db.get_or_create_user("auth0|e", None)[0]["_id"]
+    make_voice(db, user, "voice-a")
+    make_voice(db, user, "voice-b")
+    echo = db.create_echo(user_id=user, name="Gran", persona_prompt="kind", voice_model_id="voice-a")
+    assert db.get_voice_model("voice-a")["echo_id"] == echo["_id"]
+
+    updated = db.update_echo(echo["_id"], {"voice_model_id": "voice-b", "name": "Granny", "user_id": "ignored"})
+    assert updated["voice_model_id"] == "voice-b" and updated["name"] == "Granny" and updated["user_id"] == user
+    assert db.get_voice_model("voice-a")["echo_id"] is None
+    assert db.get_voice_model("voice-b")["echo_id"] == echo["_id"]
+    assert db.update_echo(ObjectId(), {"name": "x"}) is None
+
+    for i in range(3):
+        db.add_message(echo["_id"], "user", f"m{i}")
+    assert db.delete_voice_model("voice-b") is True
+    assert db.get_echo(echo["_id"])["voice_model_id"] is None
+    assert db.delete_voice_model("voice-b") is False
+
+    assert db.delete_echo(echo["_id"]) is True
+    assert db.get_echo(echo["_id"]) is None and db.list_messages(echo["_id"]) == []
+    assert db.delete_echo(echo["_id"]) is False
+    echos, total = db.list_echos(user)
+    assert echos == [] and total == 0
+
+
+def test_messages_latest_n_oldest_first(db):
+    echo_id = ObjectId()
+    for i in range(6):
+        db.add_message(echo_id, "user" if i % 2 else "assistant", f"m{i}")
+    assert [m["content"] for m in db.list_messages(echo_id, limit=3)] == ["m3", "m4", "m5"]
+    assert [m["content"] for m in db.list_messages(echo_id)] == [f"m{i}" for i in range(6)]
+
+
+def test_times_are_utc(db):
+    user, _ = db.get_or_create_user("auth0|t", None)
+    stored = db.get_user(user["_id"])
+    created = stored["created_at"]
+    assert created.tzinfo is None or created.utcoffset().total_seconds() == 0
+
+
+def test_threads_share_the_store_safely(db):
+    echo_id = ObjectId()
+
+    def writer(n):
+        for i in range(20):
+            db.add_message(echo_id, "user", f"{n}-{i}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(db.list_messages(echo_id, limit=500)) == 120
+
+
+def test_indexes(tmp_path):
+    db = DatabaseManager(client=mongomock.MongoClient())
+    db.get_user(ObjectId())  # indexes are made on first use
+    info = db._db.users.index_information()
+    assert any(spec["key"] == [("auth0_user_id", 1)] and spec.get("unique") for spec in info.values())
+    models = db._db.voice_models.index_information()
+    assert any(spec["key"] == [("model_id", 1)] and spec.get("unique") for spec in models.values())
+    assert any(spec["key"] == [("user_id", 1), ("created_at", -1)] for spec in models.values())
+    assert any(spec["key"] == [("echo_id", 1), ("created_at", 1)] for spec in db._db.messages.index_information().values())
+    assert any(spec["key"] == [("user_id", 1)] for spec in db._db.echos.index_information().values())
+
+
+def test_embedded_store_persists_across_restarts(tmp_path):
+    first = DatabaseManager(data_dir=tmp_path)
+    user, _ = first.get_or_create_user("auth0|p", "p@example.com")
+    first.add_message(user["_id"], "user", "remember me")
+    first.close()
+    second = DatabaseManager(data_dir=tmp_path)
+    assert second.get_user_by_auth0("auth0|p")["_id"] == user["_id"]
+    assert second.list_messages(user["_id"])[0]["content"] == "remember me"
+
+
+class FlakyClient:
+    """A mongomock client whose collections fail like an unreachable server while ``down`` is set."""
+
+    def __init__(self):
+        self.real = mongomock.MongoClient()
+        self.down = False
+
+    def __getitem__(self, name):
+        return FlakyDatabase(self, self.real[name])
+
+
+class FlakyDatabase:
+    def __init__(self, owner, real):
+        self.owner, self.real = owner, real
+
+    def __getitem__(self, name):
+        return FlakyCollection(self.owner, self.real[name])
+
+    __getattr__ = __getitem__
+
+
+class FlakyCollection:
+    def __init__(self, owner, real):
+        self.owner, self.real = owner, real
+
+    def __getattr__(self, name):
+        method = getattr(self.real, name)
+
+        def call(*args, **kwargs):
+            if self.owner.down:
+                raise ServerSelectionTimeoutError("no servers")
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_outage_raises_unavailable_and_recovers_without_restart():
+    flaky = FlakyClient()
+    flaky.down = True
+    db = DatabaseManager(client=flaky)
+    with pytest.raises(DatabaseUnavailable):
+        db.get_or_create_user("auth0|o", None)
+    assert db.ping()["status"] == "unavailable"
+    flaky.down = False
+    user, created = db.get_or_create_user("auth0|o", None)
+    assert created and db.ping()["status"] == "ok"
+    assert flaky.real["echo_db"].users.index_information()  # indexes made once it came back
+    flaky.down = True
+    with pytest.raises(DatabaseUnavailable):
+        db.list_messages(user["_id"])
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_mongodb_server_degrades_the_app(tmp_path):
+    """A real driver pointed at a closed port: the server starts, database routes answer 503."""
+    app = create_app(
+        {
+            "IGNORE_ENVIRONMENT": True,
+            "DATA_DIR": str(tmp_path),
+            "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
+            "MONGODB_TIMEOUT_MS": 200,
+            "VOICE_PROVIDERS": {},
+            "LOG_LEVEL": "ERROR",
+        }
+    )
+    client = app.test_client()
+    health = client.get("/health").json
+    assert health["status"] == "degraded"
+    assert health["components"]["database"] == {
+        "status": "unavailable",
+        "backend": "mongodb",
+        "detail": "The database is unavailable; try again shortly.",
+    }
+    response = client.post("/api/users/auth0|x")
+    assert response.status_code == 503 and response.json["error"] == "database_unavailable"
+    app.extensions["echo"].db.close()
+
+
+def test_mongo_uri_alias_and_bad_uri(tmp_path):
+    from backend.config import ConfigError, load_settings
+
+    assert load_settings(env={"MONGO_URI": "mongodb://h/"}).mongodb_uri == "mongodb://h/"
+    with pytest.raises(ConfigError):
+        DatabaseManager(uri="http://not-mongo")
+
+
+def test_parse_object_id():
+    oid = ObjectId()
+    assert parse_object_id(str(oid), "x") == oid
+    for bad in ("", "xyz", "g" * 24, None, 12):
+        with pytest.raises(BadRequest):
+            parse_object_id(bad, "x")
