@@ -21,7 +21,7 @@ from flask_cors import CORS
 from backend.config import Settings, load_settings
 from backend.database import DatabaseManager
 from backend.errors import register_error_handlers
-from backend.routes import echos, system, users, voice, voice_models
+from backend.routes import echos, pages, system, users, voice, voice_models
 from backend.routes.common import Services
 from backend.storage import AudioStore
 from backend.voice_service import VoiceServiceWrapper, build_providers
@@ -112,7 +112,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (system, users, voice, voice_models, echos):
+    for module in (pages, system, users, voice, voice_models, echos):
         app.register_blueprint(module.bp)
 
 
