@@ -38,7 +38,9 @@ def test_provider_choice():
 
 
 def test_aliases_and_overrides(tmp_path):
-    s = load_settings({"API_PORT": 6000, "DATA_DIR": str(tmp_path)}, env={"MONGO_URI": "mongodb://db/", "API_PORT": "1"})
+    s = load_settings(
+        {"API_PORT": 6000, "DATA_DIR": str(tmp_path)}, env={"MONGO_URI": "mongodb://db/", "API_PORT": "1"}
+    )
     assert s.mongodb_uri == "mongodb://db/" and s.api_port == 6000 and s.data_dir == tmp_path
     assert load_settings(env={"MONGODB_URI": "a", "MONGO_URI": "b"}).mongodb_uri == "a"
     assert load_settings(env={"CORS_ORIGINS": "https://a.example, https://b.example"}).cors_origins == (

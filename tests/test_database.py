@@ -147,7 +147,9 @@ def test_indexes(tmp_path):
     models = db._db.voice_models.index_information()
     assert any(spec["key"] == [("model_id", 1)] and spec.get("unique") for spec in models.values())
     assert any(spec["key"] == [("user_id", 1), ("created_at", -1)] for spec in models.values())
-    assert any(spec["key"] == [("echo_id", 1), ("created_at", 1)] for spec in db._db.messages.index_information().values())
+    assert any(
+        spec["key"] == [("echo_id", 1), ("created_at", 1)] for spec in db._db.messages.index_information().values()
+    )
     assert any(spec["key"] == [("user_id", 1)] for spec in db._db.echos.index_information().values())
 
 

@@ -23,7 +23,6 @@ from tests.conftest import (
 MP3_BYTES = audio.encode(audio.np.zeros(8000, dtype=audio.np.float32), 16000, "mp3")
 
 
-
 def model_calls(fish):
     return [c for c in fish.calls if c.request.url == f"{FISH_URL}/model"]
 
