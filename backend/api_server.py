@@ -78,6 +78,8 @@ def configure_logging(settings: Settings) -> None:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("echo").setLevel(settings.log_level)
     logging.getLogger("backend").setLevel(settings.log_level)
+    # Our request log replaces the development server's access log (which would print query strings).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 def register_services(app: Flask, settings: Settings, db_client: Any, providers: dict | None) -> None:
@@ -136,6 +138,7 @@ def register_request_log(app: Flask) -> None:
 def main() -> None:
     app = create_app()
     settings: Settings = app.config["ECHO_SETTINGS"]
+    log.info("Echo listening on http://%s:%d", settings.api_host, settings.api_port)
     app.run(host=settings.api_host, port=settings.api_port, threaded=True)
 
 

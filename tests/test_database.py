@@ -161,6 +161,7 @@ def test_embedded_store_persists_across_restarts(tmp_path):
     second = DatabaseManager(data_dir=tmp_path)
     assert second.get_user_by_auth0("auth0|p")["_id"] == user["_id"]
     assert second.list_messages(user["_id"])[0]["content"] == "remember me"
+    second.close()
 
 
 class FlakyClient:

@@ -81,8 +81,8 @@ def upload_reference():
         )
     if voice.state not in ("trained", "created"):
         warnings.append(f"The provider reports the voice as '{voice.state}'; it may not be usable yet.")
-    if not transcript:
-        warnings.append("No transcript was given; the provider works out what was said.")
+    if not transcript and cloned.provider == "fish":
+        warnings.append("No transcript was given; Fish.Audio works out what was said.")
     if cloned.info.duration < 10:
         warnings.append("Recordings of 10 to 30 seconds clone better than short ones.")
     return {
