@@ -17,10 +17,13 @@ from bson import ObjectId
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
+from flask_limiter import Limiter
 
+from backend.auth import init_auth
 from backend.config import Settings, load_settings
 from backend.database import DatabaseManager
-from backend.errors import register_error_handlers
+from backend.errors import PayloadTooLarge, register_error_handlers
+from backend.links import AudioLinks, load_secret
 from backend.routes import echos, pages, system, users, voice, voice_models
 from backend.routes.common import Services
 from backend.storage import AudioStore
@@ -65,9 +68,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     configure_logging(settings)
     register_services(app, settings, db_client, providers)
-    register_extensions(app, settings)
     register_blueprints(app)
+    register_extensions(app, settings)
     register_error_handlers(app)
+    register_request_guards(app, settings)
     register_request_log(app)
     return app
 
@@ -99,7 +103,10 @@ def register_services(app: Flask, settings: Settings, db_client: Any, providers:
             settings.resolved_provider if settings.resolved_provider in providers else next(iter(providers), "none")
         )
     voices = VoiceServiceWrapper(settings, store, providers, active)
-    app.extensions["echo"] = Services(settings=settings, db=db, voices=voices, store=store)
+    links = AudioLinks(load_secret(settings.secret_key, settings.data_dir), settings.audio_url_ttl)
+    services = Services(settings=settings, db=db, voices=voices, store=store, links=links)
+    app.extensions["echo"] = services
+    services.purge_old_audio(force=True)
     log.info(
         "voice provider: %s (available: %s); database: %s",
         active if active in providers else "none",
@@ -109,13 +116,71 @@ def register_services(app: Flask, settings: Settings, db_client: Any, providers:
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
+    """CORS for configured origins, sign-in, and per-user rate limits on the expensive routes."""
     if settings.cors_origins:
-        CORS(app, resources={r"/api/*": {"origins": list(settings.cors_origins)}, r"/health": {"origins": "*"}})
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": list(settings.cors_origins)}, r"/health": {"origins": "*"}},
+            expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
+        )
+    init_auth(app, settings)
+    limiter = Limiter(
+        key_func=_rate_limit_key,
+        app=app,
+        storage_uri=settings.ratelimit_storage_uri,
+        headers_enabled=True,
+        default_limits=[],
+    )
+    for endpoint, limit in (
+        ("voice.upload_reference", settings.upload_rate_limit),
+        ("voice.synthesize", settings.synthesize_rate_limit),
+    ):
+        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
+    app.extensions["echo_limiter"] = limiter
+
+
+def _rate_limit_key() -> str:
+    """Limits count per signed-in user, else per named user_id, else per client address."""
+    caller = g.get("caller")
+    if caller is not None:
+        return f"user:{caller.user_id}"
+    named = request.args.get("user_id") or request.form.get("user_id")
+    if not named and request.is_json:
+        body = request.get_json(silent=True)
+        named = body.get("user_id") if isinstance(body, dict) else None
+    return f"user:{named}" if isinstance(named, str) and named else f"addr:{request.remote_addr}"
 
 
 def register_blueprints(app: Flask) -> None:
     for module in (pages, system, users, voice, voice_models, echos):
         app.register_blueprint(module.bp)
+
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def register_request_guards(app: Flask, settings: Settings) -> None:
+    """Body size limits for JSON, and security headers on every response."""
+    max_json = settings.max_json_kb * 1024
+
+    @app.before_request
+    def limit_json_body() -> None:
+        if request.mimetype == "application/json" and (request.content_length or 0) > max_json:
+            raise PayloadTooLarge(f"JSON bodies are limited to {settings.max_json_kb} KB.")
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        is_page = response.mimetype == "text/html"
+        headers.setdefault("Content-Security-Policy", PAGE_CSP if is_page else API_CSP)
+        return response
 
 
 def register_request_log(app: Flask) -> None:

@@ -38,8 +38,25 @@ class Settings:
     max_text_chars: int = 5000
     api_host: str = "127.0.0.1"
     api_port: int = 5000
+    api_host_explicit: bool = False
     cors_origins: tuple[str, ...] = ("http://localhost:8081", "http://127.0.0.1:8081")
     log_level: str = "INFO"
+    auth0_domain: str = ""
+    auth0_audience: str = ""
+    auth0_issuer: str = ""
+    auth0_jwks_url: str = ""
+    secret_key: str = ""
+    audio_url_ttl: int = 3600
+    audio_retention_hours: int = 168
+    max_json_kb: int = 64
+    upload_rate_limit: str = "20 per hour"
+    synthesize_rate_limit: str = "120 per hour;20 per minute"
+    ratelimit_storage_uri: str = "memory://"
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Sign-in (Auth0 or any OIDC provider) is on when a domain or issuer and an audience are set."""
+        return bool((self.auth0_domain or self.auth0_issuer) and self.auth0_audience)
 
     @property
     def resolved_provider(self) -> str:
@@ -99,6 +116,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         cors = tuple(origins)
     else:
         cors = tuple(o.strip() for o in str(origins).split(",") if o.strip())
+    domain = str(_pick(values, "AUTH0_DOMAIN", default="")).strip().removeprefix("https://").rstrip("/")
     data_dir = Path(str(_pick(values, "DATA_DIR", default=REPO_ROOT / "data"))).expanduser()
     if not data_dir.is_absolute():
         data_dir = (REPO_ROOT / data_dir).resolve()
@@ -118,7 +136,21 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         max_upload_mb=_number(values, "MAX_UPLOAD_MB", int, 20, 1),
         max_text_chars=_number(values, "MAX_TEXT_CHARS", int, 5000, 1),
         api_host=str(_pick(values, "API_HOST", default="127.0.0.1")).strip(),
+        api_host_explicit=_pick(values, "API_HOST") is not None,
         api_port=_number(values, "API_PORT", int, 5000, 0),
         cors_origins=cors,
         log_level=str(_pick(values, "LOG_LEVEL", default="INFO")).upper(),
+        auth0_domain=domain,
+        auth0_audience=str(_pick(values, "AUTH0_AUDIENCE", default="")).strip(),
+        auth0_issuer=str(_pick(values, "AUTH0_ISSUER", default=f"https://{domain}/" if domain else "")).strip(),
+        auth0_jwks_url=str(
+            _pick(values, "AUTH0_JWKS_URL", default=f"https://{domain}/.well-known/jwks.json" if domain else "")
+        ).strip(),
+        secret_key=str(_pick(values, "SECRET_KEY", default="")),
+        audio_url_ttl=_number(values, "AUDIO_URL_TTL", int, 3600, 10),
+        audio_retention_hours=_number(values, "AUDIO_RETENTION_HOURS", int, 168, 1),
+        max_json_kb=_number(values, "MAX_JSON_KB", int, 64, 1),
+        upload_rate_limit=str(_pick(values, "UPLOAD_RATE_LIMIT", default="20 per hour")),
+        synthesize_rate_limit=str(_pick(values, "SYNTHESIZE_RATE_LIMIT", default="120 per hour;20 per minute")),
+        ratelimit_storage_uri=str(_pick(values, "RATELIMIT_STORAGE_URI", default="memory://")),
     )

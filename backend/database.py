@@ -27,6 +27,8 @@ INDEXES = [
     ("voice_models", [("user_id", ASCENDING), ("created_at", DESCENDING)], False),
     ("echos", [("user_id", ASCENDING)], False),
     ("messages", [("echo_id", ASCENDING), ("created_at", ASCENDING)], False),
+    ("audio_files", [("model_id", ASCENDING)], False),
+    ("audio_files", [("user_id", ASCENDING)], False),
 ]
 
 ECHO_FIELDS = ("name", "persona_prompt", "voice_model_id")
@@ -328,3 +330,35 @@ class DatabaseManager:
                 )
             )
         return newest_first[::-1]
+
+    # -- generated audio --------------------------------------------------------------------------
+
+    def record_audio(self, name: str, *, user_id: ObjectId | None, model_id: str | None) -> None:
+        """Remember who a generated file belongs to, so deleting a voice or a user deletes it too."""
+        with self._op() as db:
+            db.audio_files.insert_one({"_id": name, "user_id": user_id, "model_id": model_id, "created_at": utcnow()})
+
+    def audio_names(self, *, model_id: str | None = None, user_id: ObjectId | None = None) -> list[str]:
+        query = {"model_id": model_id} if model_id is not None else {"user_id": user_id}
+        with self._op() as db:
+            return [doc["_id"] for doc in db.audio_files.find(query)]
+
+    def forget_audio(self, names: list[str]) -> None:
+        with self._op() as db:
+            for name in names:
+                db.audio_files.delete_one({"_id": name})
+
+    # -- accounts ---------------------------------------------------------------------------------
+
+    def delete_user_data(self, user_id: ObjectId) -> dict[str, int]:
+        """Delete a user and every record of theirs; returns how many of each went."""
+        with self._op() as db:
+            echo_ids = [doc["_id"] for doc in db.echos.find({"user_id": user_id})]
+            counts = {"messages": 0}
+            for echo_id in echo_ids:
+                counts["messages"] += db.messages.delete_many({"echo_id": echo_id}).deleted_count
+            counts["echos"] = db.echos.delete_many({"user_id": user_id}).deleted_count
+            counts["voice_models"] = db.voice_models.delete_many({"user_id": user_id}).deleted_count
+            counts["audio_files"] = db.audio_files.delete_many({"user_id": user_id}).deleted_count
+            counts["users"] = db.users.delete_many({"_id": user_id}).deleted_count
+            return counts

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 _FISH_ACCEPTS = {"wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
 _FISH_MODEL_ID = re.compile(r"^[0-9a-f]{24,40}$")
 _MAX_RETRY_AFTER = 30.0
+_sleep = time.sleep  # tests replace it to record backoff without waiting
 
 
 class FishAudioClient:
@@ -116,7 +117,7 @@ class FishAudioClient:
                 raise error from cause
             delay = self._delay(attempt, response)
             log.info("fish.audio %s %s: %s, retry %d in %.1fs", method, path, error.code, attempt + 1, delay)
-            time.sleep(delay)
+            _sleep(delay)
             attempt += 1
             for value in kwargs.get("files") or []:
                 fh = value[1][1]

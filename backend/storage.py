@@ -145,3 +145,14 @@ class AudioStore:
         if name and _OUTPUT_NAME.match(name):
             with suppress(FileNotFoundError):
                 (self.outputs_dir / name).unlink()
+
+    def purge_outputs(self, older_than: float) -> list[str]:
+        """Delete generated audio older than ``older_than`` seconds; returns the names that went."""
+        cutoff = time.time() - older_than
+        gone = []
+        for path in self.outputs_dir.iterdir():
+            with suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    gone.append(path.name)
+        return gone

@@ -124,10 +124,24 @@ class VoiceServiceWrapper:
 
     # -- deleting ---------------------------------------------------------------------------------
 
-    def delete(self, model_id: str, *, provider_name: str | None, reference_key: str | None) -> None:
-        """Delete a voice at its provider (already gone is fine), then its reference recording."""
+    def delete(self, model_id: str, *, provider_name: str | None, recordings: list[str], outputs: list[str]) -> None:
+        """Delete a voice at its provider (already gone is fine), then its recordings and generated audio."""
         self.provider_for(model_id, provider_name).delete_voice(model_id)
-        self.store.delete_reference(reference_key)
+        for key in recordings:
+            self.store.delete_reference(key)
+        for name in outputs:
+            self.store.delete_output(name)
+
+    def keep_consent_recording(self, upload: BinaryIO) -> str:
+        """Check and keep the optional recording of the speaker giving consent; returns its storage key."""
+        with self.store.upload(upload) as path:
+            info = audio.inspect(path, max_seconds=self.settings.max_audio_seconds)
+            if info.duration < 1.0 or info.duration > self.settings.max_audio_seconds:
+                raise UnprocessableAudio(
+                    f"The consent recording must hold between 1 s and {self.settings.max_audio_seconds:g} s of audio.",
+                    reason="consent_recording_length",
+                )
+            return self.store.keep_reference(path, audio.UPLOAD_EXTENSIONS[info.container])
 
     # -- speech -----------------------------------------------------------------------------------
 

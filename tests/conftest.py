@@ -41,7 +41,7 @@ def fish():
 def slept(monkeypatch) -> list[float]:
     """Backoff delays the Fish.Audio client asked for, without waiting for them."""
     delays: list[float] = []
-    monkeypatch.setattr(fish_audio.time, "sleep", delays.append)
+    monkeypatch.setattr(fish_audio, "_sleep", delays.append)
     return delays
 
 
@@ -116,7 +116,9 @@ def multipart_fields(request) -> list[tuple[str, str | bytes, str | None]]:
 
 def upload(client, data: bytes, *, filename: str = "voice.wav", **fields):
     """POST a multipart upload (encoded here: Werkzeug's test encoder leaks a temp file for large bodies)."""
-    form = {"audio": (filename, data, "application/octet-stream"), **fields}
+    fields.setdefault("consent", "true")
+    form = {"audio": (filename, data, "application/octet-stream")}
+    form.update({k: v for k, v in fields.items() if v is not None})
     body, content_type = encode_multipart_formdata(form)
     return client.post("/api/upload-reference", data=body, content_type=content_type)
 

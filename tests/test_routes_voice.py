@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -223,7 +224,7 @@ def test_synthesize_streams_fish_audio_to_a_fetchable_url(client, fish, data_dir
     assert response.status_code == 200, response.json
     body = response.json
     assert body["audio_url"] == body["audio_path"] and body["audio_url"].startswith("/api/audio/")
-    assert body["audio_url"].endswith(".mp3") and body["format"] == "mp3" and body["provider"] == "fish"
+    assert urlsplit(body["audio_url"]).path.endswith(".mp3") and body["format"] == "mp3" and body["provider"] == "fish"
     assert str(data_dir) not in body["audio_path"]
 
     (call,) = fish.calls
@@ -258,7 +259,7 @@ def test_synthesize_other_formats(client, fish, fmt, payload, mimetype):
     assert json.loads(fish.calls[0].request.body) == {"text": "Hi", "format": fmt}
     fetched, data = fetch(client, response.json["audio_url"])
     assert fetched.mimetype == mimetype and data == payload
-    assert response.json["audio_url"].endswith("." + fmt)
+    assert urlsplit(response.json["audio_url"]).path.endswith("." + fmt)
 
 
 def test_synthesize_rejects_audio_in_the_wrong_format(client, fish, data_dir):
@@ -334,11 +335,34 @@ def test_synthesize_a_voice_of_another_user_is_404(client, fish, user_id, wav_by
     assert [c.request.url for c in fish.calls] == [f"{FISH_URL}/model"]
 
 
-def test_audio_route_refuses_unknown_and_traversing_names(client):
-    for name in ("missing.mp3", "..%2F..%2Fetc%2Fpasswd", "a" * 30 + ".exe", "a" * 30 + ".mp3"):
-        response = client.get(f"/api/audio/{name}")
-        assert response.status_code == 404
-        assert response.json["error"] == "not_found"
+def test_audio_route_refuses_unknown_and_traversing_names(client, app):
+    links = app.extensions["echo"].links
+    assert client.get("/api/audio/..%2F..%2Fetc%2Fpasswd").status_code in (403, 404)
+    for name in ("missing.mp3", "..passwd", "a" * 30 + ".exe", "a" * 30 + ".mp3"):
+        unsigned = client.get(f"/api/audio/{name}")
+        assert unsigned.status_code == 403 and unsigned.json["error"] == "audio_link_invalid"
+        signed = client.get(links.url(name))
+        assert signed.status_code == 404 and signed.json["error"] == "not_found"
+
+
+def test_audio_links_are_signed_per_file_and_expire(client, fish, app, monkeypatch):
+    tts_reply(fish, MP3_BYTES)
+    tts_reply(fish, MP3_BYTES)
+    first = client.post("/api/synthesize", json={"text": "One"}).json["audio_url"]
+    second = client.post("/api/synthesize", json={"text": "Two"}).json["audio_url"]
+    first_path, first_sig = first.split("?")
+    second_path, second_sig = second.split("?")
+    assert fetch(client, first)[0].status_code == 200
+    assert client.get(first_path).status_code == 403  # no signature
+    assert client.get(f"{first_path}?{second_sig}").status_code == 403  # another file's signature
+    assert client.get(f"{first_path}?sig=0.forged").status_code == 403
+    links = app.extensions["echo"].links
+    monkeypatch.setattr(links, "ttl", 0)
+    import time
+
+    time.sleep(1.1)
+    expired = client.get(first)
+    assert expired.status_code == 403 and "expired" in expired.json["message"]
 
 
 def test_fish_url_with_v1_suffix_is_tolerated(make_app, fish):

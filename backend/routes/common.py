@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
-from flask import current_app, request
+from flask import current_app, g, request
 
 from backend.config import Settings
 from backend.database import DatabaseManager, parse_object_id
-from backend.errors import BadRequest, NotFound
+from backend.errors import BadRequest, DatabaseUnavailable, Forbidden, NotFound
+from backend.links import AudioLinks
 from backend.storage import AudioStore
 from backend.voice_service import VoiceServiceWrapper
 
+log = logging.getLogger(__name__)
+
 MAX_PAGE = 200
+PURGE_EVERY_SECONDS = 3600
 
 
 @dataclass
@@ -23,6 +30,24 @@ class Services:
     db: DatabaseManager
     voices: VoiceServiceWrapper
     store: AudioStore
+    links: AudioLinks
+    _last_purge: float = 0.0
+    _purge_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def purge_old_audio(self, *, force: bool = False) -> int:
+        """Delete generated audio past AUDIO_RETENTION_HOURS (at most once an hour unless forced)."""
+        with self._purge_lock:
+            now = time.monotonic()
+            if not force and now - self._last_purge < PURGE_EVERY_SECONDS:
+                return 0
+            self._last_purge = now
+        gone = self.store.purge_outputs(self.settings.audio_retention_hours * 3600)
+        if gone:
+            try:
+                self.db.forget_audio(gone)
+            except DatabaseUnavailable:
+                log.info("purged %d audio files; their records go with the next purge", len(gone))
+        return len(gone)
 
 
 def services() -> Services:
@@ -80,13 +105,8 @@ def page_args(default_limit: int = 50) -> tuple[int, int]:
     return int_arg("limit", default_limit, minimum=1), int_arg("offset", 0, maximum=10**9)
 
 
-def caller_id(*, required: bool = False) -> ObjectId | None:
-    """The calling user's id.
-
-    Local mode (no sign-in configured): the seed's behaviour, the client names its user with
-    ``user_id`` in the query string, JSON body or form. This is the one place that decides who is
-    calling, so a sign-in step can replace it.
-    """
+def _named_user_id() -> Any:
+    """The user id a request names, from the query string, JSON body or form."""
     raw = request.args.get("user_id")
     if raw in (None, "") and request.mimetype == "application/json":
         body = request.get_json(silent=True)
@@ -94,11 +114,31 @@ def caller_id(*, required: bool = False) -> ObjectId | None:
             raw = body.get("user_id")
     if raw in (None, "") and request.form:
         raw = request.form.get("user_id")
-    if raw in (None, ""):
+    return None if raw in (None, "") else raw
+
+
+def signed_in() -> bool:
+    return g.get("caller") is not None
+
+
+def caller_id(*, required: bool = False) -> ObjectId | None:
+    """The calling user's id; the one place that decides who is calling.
+
+    With sign-in configured it is the verified token's user, and a request naming another user_id is
+    refused with 403. In local mode (no sign-in) the client names its user with ``user_id``, as the
+    seed did.
+    """
+    named = _named_user_id()
+    caller = g.get("caller")
+    if caller is not None:
+        if named is not None and str(named) != str(caller.user_id):
+            raise Forbidden()
+        return caller.user_id
+    if named is None:
         if required:
             raise BadRequest("'user_id' is required.")
         return None
-    return parse_object_id(raw, "user_id")
+    return parse_object_id(named, "user_id")
 
 
 def require_user(user_id: ObjectId) -> dict:
@@ -109,8 +149,18 @@ def require_user(user_id: ObjectId) -> dict:
 
 
 def owned(doc: dict | None, caller: ObjectId | None, what: str) -> dict:
-    """``doc`` if it exists and the caller may see it; otherwise a 404 that reveals nothing."""
-    if doc is None or (caller is not None and doc.get("user_id") not in (None, caller)):
+    """``doc`` if it exists and the caller may see it; otherwise a 404 that reveals nothing.
+
+    Signed in, only the owner may; in local mode, records made without a user are shared.
+    """
+    if doc is None:
+        raise NotFound(f"No {what} with this id.")
+    owner = doc.get("user_id")
+    if signed_in():
+        allowed = owner == caller
+    else:
+        allowed = caller is None or owner in (None, caller)
+    if not allowed:
         raise NotFound(f"No {what} with this id.")
     return doc
 
@@ -121,4 +171,14 @@ def public_voice_model(record: dict | None) -> dict | None:
         return None
     out = {k: v for k, v in record.items() if k != "reference_audio"}
     out.setdefault("reference_id", record.get("model_id"))
+    consent = record.get("consent")
+    if isinstance(consent, dict):
+        out["consent"] = {k: v for k, v in consent.items() if k != "recording"}
+        out["consent"]["has_recording"] = bool(consent.get("recording"))
     return out
+
+
+def voice_recordings(record: dict) -> list[str]:
+    """Storage keys of a voice model's recordings: the reference and the optional consent recording."""
+    consent = record.get("consent") if isinstance(record.get("consent"), dict) else {}
+    return [key for key in (record.get("reference_audio"), consent.get("recording")) if key]

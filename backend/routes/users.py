@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, g, request
 
-from backend.errors import BadRequest, NotFound
-from backend.routes.common import services, text_field
+from backend.auth import forget_subject
+from backend.errors import BadRequest, Forbidden, NotFound
+from backend.routes.common import caller_id, services, text_field, voice_recordings
 
 bp = Blueprint("users", __name__)
 
@@ -16,8 +17,12 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _auth0_id(value: str) -> str:
+    """The path's sign-in id; signed in, it must be the caller's own (403 otherwise)."""
     if not _AUTH0_ID.match(value):
         raise BadRequest("The user id may hold letters, digits and _ | @ . : + - only (at most 200).")
+    caller = g.get("caller")
+    if caller is not None and caller.auth0_id != value:
+        raise Forbidden("You may only act on your own account.")
     return value
 
 
@@ -40,3 +45,37 @@ def create_user(auth0_id: str):
         raise BadRequest("'email' is not an email address.")
     user, created = services().db.get_or_create_user(auth0_id, email)
     return {"success": True, "user": str(user["_id"]), "user_record": user, "created": created}, 201 if created else 200
+
+
+@bp.delete("/api/users/<auth0_id>")
+def delete_user(auth0_id: str):
+    """Delete an account and everything of it: voices (at the provider too), recordings, audio, echos, messages."""
+    svc = services()
+    auth0_id = _auth0_id(auth0_id)
+    user = svc.db.get_user_by_auth0(auth0_id)
+    if user is None:
+        raise NotFound("No user with this id.")
+    if caller_id(required=True) != user["_id"]:
+        raise Forbidden("You may only delete your own account.")
+    voices = 0
+    while True:
+        models, _ = svc.db.list_voice_models(user["_id"], limit=100, offset=0)
+        if not models:
+            break
+        voices += len(models)
+        for record in models:
+            outputs = svc.db.audio_names(model_id=record["model_id"])
+            svc.voices.delete(
+                record["model_id"],
+                provider_name=record.get("provider"),
+                recordings=voice_recordings(record),
+                outputs=outputs,
+            )
+            svc.db.forget_audio(outputs)
+            svc.db.delete_voice_model(record["model_id"])
+    for name in svc.db.audio_names(user_id=user["_id"]):
+        svc.store.delete_output(name)
+    counts = svc.db.delete_user_data(user["_id"])
+    counts["voice_models"] += voices
+    forget_subject(current_app, auth0_id)
+    return {"success": True, "message": "The account and everything stored for it were deleted.", "deleted": counts}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, request, send_file
+from flask import Blueprint, g, request, send_file
 
 from backend.audio import OUTPUT_FORMATS
+from backend.database import utcnow
 from backend.errors import BadRequest, DatabaseUnavailable, NotFound
 from backend.routes.common import (
     caller_id,
@@ -22,6 +23,12 @@ from backend.routes.common import (
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
 
+CONSENT_YES = ("true", "yes", "1", "on")
+CONSENT_STATEMENT = (
+    "I confirm that the person whose voice this is (or whoever may decide for them) agreed to it being "
+    "cloned and used in Echo."
+)
+
 _EXTENSION_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/ogg", "pcm": OUTPUT_FORMATS["pcm"]}
 
 
@@ -36,6 +43,13 @@ def upload_reference():
     transcript = text_field(form, "transcript", max_length=2000)
     user_id = caller_id()
     echo_id = id_field(form, "echo_id")
+    if str(form.get("consent", "")).strip().lower() not in CONSENT_YES:
+        raise BadRequest(
+            "Cloning a voice needs the speaker's consent: send consent=true to confirm that the speaker "
+            "(or whoever may decide for them) agreed to this voice being cloned.",
+            reason="consent_required",
+        )
+    consent_upload = request.files.get("consent_audio")
     warnings: list[str] = []
 
     db_ok = True
@@ -47,8 +61,14 @@ def upload_reference():
     except DatabaseUnavailable:
         db_ok = False
 
-    cloned = svc.voices.clone(upload.stream, title=name, transcript=transcript)
+    consent_key = svc.voices.keep_consent_recording(consent_upload.stream) if consent_upload else None
+    try:
+        cloned = svc.voices.clone(upload.stream, title=name, transcript=transcript)
+    except Exception:
+        svc.store.delete_reference(consent_key)
+        raise
     voice = cloned.voice
+    caller = g.get("caller")
     record = {
         "model_id": voice.model_id,
         "reference_id": voice.model_id,
@@ -62,6 +82,14 @@ def upload_reference():
         "state": voice.state,
         "details": voice.details,
         "reference_audio": cloned.reference_key,
+        "visibility": "private",
+        "consent": {
+            "attested": True,
+            "statement": CONSENT_STATEMENT,
+            "attested_by": caller.auth0_id if caller else (str(user_id) if user_id else None),
+            "attested_at": utcnow(),
+            "recording": consent_key,
+        },
     }
     saved = None
     if db_ok:
@@ -73,6 +101,7 @@ def upload_reference():
             db_ok = False
         except Exception:
             svc.voices.forget(cloned)
+            svc.store.delete_reference(consent_key)
             raise
     if not db_ok:
         warnings.append(
@@ -116,8 +145,13 @@ def synthesize():
         if record is not None:
             owned(record, caller, "voice model")
             provider_name = record.get("provider")
+    svc.purge_old_audio()
     result = svc.voices.synthesize(text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name)
-    url = f"/api/audio/{result.name}"
+    try:
+        svc.db.record_audio(result.name, user_id=caller, model_id=reference_id)
+    except DatabaseUnavailable:
+        log.info("audio %s not recorded (database unavailable); retention removes it", result.name)
+    url = svc.links.url(result.name)
     return {
         "success": True,
         "audio_url": url,
@@ -128,12 +162,15 @@ def synthesize():
         "provider": result.provider,
         "reference_id": reference_id,
         "text_length": len(text),
+        "expires_in": svc.links.ttl,
     }
 
 
 @bp.get("/api/audio/<name>")
 def get_audio(name: str):
-    path = services().store.output_path(name)
+    svc = services()
+    svc.links.check(name, request.args.get("sig"))
+    path = svc.store.output_path(name)
     if path is None:
         raise NotFound("No audio with this name.")
     mimetype = _EXTENSION_TYPES[path.suffix.lstrip(".")]

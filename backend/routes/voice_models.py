@@ -6,7 +6,15 @@ from flask import Blueprint
 
 from backend.database import parse_object_id
 from backend.errors import NotFound
-from backend.routes.common import caller_id, owned, page_args, public_voice_model, require_user, services
+from backend.routes.common import (
+    caller_id,
+    owned,
+    page_args,
+    public_voice_model,
+    require_user,
+    services,
+    voice_recordings,
+)
 
 bp = Blueprint("voice_models", __name__)
 
@@ -38,7 +46,11 @@ def delete_voice_model(model_id: str):
     """Delete at the provider, then the recording, then the record: a retry after a failure finishes the job."""
     svc = services()
     record = owned(svc.db.get_voice_model(model_id), caller_id(), "voice model")
-    svc.voices.delete(model_id, provider_name=record.get("provider"), reference_key=record.get("reference_audio"))
+    outputs = svc.db.audio_names(model_id=model_id)
+    svc.voices.delete(
+        model_id, provider_name=record.get("provider"), recordings=voice_recordings(record), outputs=outputs
+    )
+    svc.db.forget_audio(outputs)
     svc.db.delete_voice_model(model_id)
     return {"success": True, "message": f"Voice model '{record.get('name')}' ({model_id}) was deleted."}
 

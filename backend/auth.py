@@ -1,0 +1,146 @@
+"""Who is calling: verified bearer tokens (Auth0 or any OIDC provider), or the seed's local mode."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from bson import ObjectId
+from flask import Flask, g, request
+
+from backend.config import Settings
+from backend.errors import EchoError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Unauthorized(EchoError):
+    status = 401
+    code = "unauthorized"
+    default_message = "Sign in first: send 'Authorization: Bearer <access token>'."
+
+    def __init__(self, message: str | None = None, *, error: str = "invalid_token"):
+        super().__init__(message, headers={"WWW-Authenticate": f'Bearer error="{error}"'})
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: ObjectId
+    auth0_id: str
+
+
+class TokenVerifier:
+    """Checks RS256 access tokens against the provider's JWKS.
+
+    The key set is fetched once and cached by PyJWKClient, which fetches it again when a token names a
+    key id it does not know (key rotation). Issuer, audience, expiry and not-before are all checked.
+    """
+
+    def __init__(self, *, issuer: str, audience: str, jwks_url: str, leeway: float = 30.0, timeout: float = 5.0):
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=timeout)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as exc:
+            log.warning("JWKS could not be fetched: %s", type(exc).__name__)
+            raise ServiceUnavailable("The sign-in provider's keys cannot be fetched; try again shortly.") from exc
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+            raise Unauthorized("The access token is not signed by a known key.") from exc
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The access token has expired; sign in again.") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized(f"The access token is not valid: {exc}.") from exc
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise Unauthorized("The access token names no subject.")
+        return claims
+
+
+class _SubjectCache:
+    """sub → user id for recent callers, so known users keep working through a database outage."""
+
+    def __init__(self, size: int = 10000):
+        self._size = size
+        self._items: OrderedDict[str, ObjectId] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sub: str) -> ObjectId | None:
+        with self._lock:
+            user_id = self._items.get(sub)
+            if user_id is not None:
+                self._items.move_to_end(sub)
+            return user_id
+
+    def put(self, sub: str, user_id: ObjectId) -> None:
+        with self._lock:
+            self._items[sub] = user_id
+            self._items.move_to_end(sub)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def drop(self, sub: str) -> None:
+        with self._lock:
+            self._items.pop(sub, None)
+
+
+def init_auth(app: Flask, settings: Settings) -> None:
+    """In sign-in mode, every /api request must carry a valid bearer token; the caller lands on ``g.caller``."""
+    if not settings.auth_enabled:
+        log.warning(
+            "No authentication: AUTH0_DOMAIN/AUTH0_AUDIENCE are not set, so requests name their user with "
+            "user_id (local mode, for one machine). Do not expose this server to a network."
+        )
+        app.extensions["echo_auth"] = None
+        return
+    verifier = TokenVerifier(
+        issuer=settings.auth0_issuer, audience=settings.auth0_audience, jwks_url=settings.auth0_jwks_url
+    )
+    subjects = _SubjectCache()
+    app.extensions["echo_auth"] = subjects
+
+    @app.before_request
+    def authenticate() -> None:
+        g.caller = None
+        if not request.path.startswith("/api/") or request.method == "OPTIONS":
+            return
+        if request.endpoint == "voice.get_audio":  # audio links carry their own signature
+            return
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized(error="invalid_request")
+        claims = verifier.verify(token.strip())
+        sub = claims["sub"]
+        user_id = subjects.get(sub)
+        if user_id is None:
+            from backend.routes.common import services
+
+            email = claims.get("email") if isinstance(claims.get("email"), str) else None
+            user, _ = services().db.get_or_create_user(sub, email)
+            user_id = user["_id"]
+            subjects.put(sub, user_id)
+        g.caller = Caller(user_id=user_id, auth0_id=sub)
+
+
+def forget_subject(app: Flask, sub: str) -> None:
+    """After an account is deleted its token must not map to the old user id."""
+    subjects = app.extensions.get("echo_auth")
+    if subjects is not None:
+        subjects.drop(sub)
