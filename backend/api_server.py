@@ -76,10 +76,32 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+class RedactSecrets(logging.Filter):
+    """Last line of defence: a secret that reaches a log record anyway is replaced by ***."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 8]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            if any(secret in message for secret in self.secrets):
+                for secret in self.secrets:
+                    message = message.replace(secret, "***")
+                record.msg, record.args = message, ()
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact = RedactSecrets([settings.fish_audio_api_key, settings.secret_key])
+    for handler in root.handlers:
+        for old in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
+            handler.removeFilter(old)
+        handler.addFilter(redact)
     logging.getLogger("echo").setLevel(settings.log_level)
     logging.getLogger("backend").setLevel(settings.log_level)
     # Our request log replaces the development server's access log (which would print query strings).

@@ -37,7 +37,8 @@ class TokenVerifier:
     """Checks RS256 access tokens against the provider's JWKS.
 
     The key set is fetched once and cached by PyJWKClient, which fetches it again when a token names a
-    key id it does not know (key rotation). Issuer, audience, expiry and not-before are all checked.
+    key id it does not know (key rotation), at most once per 30 s so that made-up key ids cannot make us
+    hammer the provider. Issuer, audience, expiry and not-before are all checked.
     """
 
     def __init__(self, *, issuer: str, audience: str, jwks_url: str, leeway: float = 30.0, timeout: float = 5.0):
@@ -114,6 +115,7 @@ def init_auth(app: Flask, settings: Settings) -> None:
     )
     subjects = _SubjectCache()
     app.extensions["echo_auth"] = subjects
+    app.extensions["echo_token_verifier"] = verifier
 
     @app.before_request
     def authenticate() -> None:

@@ -114,13 +114,13 @@ def multipart_fields(request) -> list[tuple[str, str | bytes, str | None]]:
     return parts
 
 
-def upload(client, data: bytes, *, filename: str = "voice.wav", **fields):
+def upload(client, data: bytes, *, filename: str = "voice.wav", headers: dict | None = None, **fields):
     """POST a multipart upload (encoded here: Werkzeug's test encoder leaks a temp file for large bodies)."""
     fields.setdefault("consent", "true")
     form = {"audio": (filename, data, "application/octet-stream")}
     form.update({k: v for k, v in fields.items() if v is not None})
     body, content_type = encode_multipart_formdata(form)
-    return client.post("/api/upload-reference", data=body, content_type=content_type)
+    return client.post("/api/upload-reference", data=body, content_type=content_type, headers=headers)
 
 
 def files_under(path: Path) -> list[Path]:

@@ -1,0 +1,261 @@
+"""Sign-in mode: RS256 access tokens checked against a JWKS served on loopback, and per-user isolation."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import FISH_MODEL_ID, FISH_URL, fish_model, upload
+
+ISSUER = "https://issuer.test/"
+AUDIENCE = "https://api.echo.test"
+
+
+class KeyPair:
+    def __init__(self, kid: str):
+        self.kid = kid
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key()))
+        self.jwk.update(kid=kid, use="sig", alg="RS256")
+
+    def public_pem(self) -> bytes:
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+class JWKSServer:
+    """A real HTTP server on loopback that serves a key set and counts how often it was asked."""
+
+    def __init__(self):
+        self.keys: list[dict] = []
+        self.hits = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                owner.hits += 1
+                body = json.dumps({"keys": owner.keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def key():
+    return KeyPair("key-1")
+
+
+@pytest.fixture
+def jwks(key):
+    server = JWKSServer()
+    server.keys = [key.jwk]
+    yield server
+    server.close()
+
+
+def token(key: KeyPair, sub: str = "auth0|alice", **overrides) -> str:
+    now = int(time.time())
+    email = f"{sub.split('|')[-1]}@ex.com" if sub else None
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 600, "email": email}
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": key.kid})
+
+
+def bearer(value: str) -> dict:
+    return {"Authorization": f"Bearer {value}"}
+
+
+@pytest.fixture
+def app(make_app, jwks):
+    return make_app(AUTH0_ISSUER=ISSUER, AUTH0_AUDIENCE=AUDIENCE, AUTH0_JWKS_URL=jwks.url)
+
+
+def test_a_valid_token_signs_in_and_creates_the_user(client, key, jwks):
+    response = client.get("/api/echos", headers=bearer(token(key)))
+    assert response.status_code == 200 and response.json["count"] == 0
+    me = client.get("/api/users/auth0|alice", headers=bearer(token(key))).json["user"]
+    assert me["auth0_user_id"] == "auth0|alice" and me["email"] == "alice@ex.com"
+    # the key set was fetched once and cached
+    for _ in range(3):
+        client.get("/api/echos", headers=bearer(token(key)))
+    assert jwks.hits == 1
+
+
+def unsigned(claims: dict) -> str:
+    def part(obj) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT', 'kid': 'key-1'})}.{part(claims)}."
+
+
+def hs256_with_public_key(key: KeyPair) -> str:
+    """The classic confusion attack: HMAC 'signed' with the RSA public key."""
+    import hashlib
+    import hmac
+
+    now = int(time.time())
+    header = {"alg": "HS256", "typ": "JWT", "kid": key.kid}
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "auth0|mallory", "exp": now + 600}
+
+    def part(obj) -> bytes:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=")
+
+    signing_input = part(header) + b"." + part(claims)
+    signature = hmac.new(key.public_pem(), signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        lambda k: token(k, exp=int(time.time()) - 120),
+        lambda k: token(k, aud="https://someone-else.test"),
+        lambda k: token(k, iss="https://evil.test/"),
+        lambda k: token(k, nbf=int(time.time()) + 600),
+        lambda k: token(k, sub=None),
+        lambda k: token(k, exp=None),
+        lambda k: token(KeyPair("key-unknown")),
+        lambda k: jwt.encode({"sub": "x", "iss": ISSUER, "aud": AUDIENCE}, "s" * 40, algorithm="HS256",
+                             headers={"kid": "key-1"}),
+        lambda k: unsigned({"iss": ISSUER, "aud": AUDIENCE, "sub": "auth0|mallory", "exp": int(time.time()) + 600}),
+        hs256_with_public_key,
+        lambda k: "garbage",
+        lambda k: "a.b.c",
+        lambda k: token(k) + "x",
+    ],
+    ids=[
+        "expired", "wrong-audience", "wrong-issuer", "not-yet-valid", "no-subject", "no-expiry", "unknown-kid",
+        "hs256-secret", "alg-none", "hs256-public-key", "garbage", "three-dots", "bad-signature",
+    ],
+)  # fmt: skip
+def test_bad_tokens_are_refused(client, key, make_token):
+    response = client.get("/api/echos", headers=bearer(make_token(key)))
+    assert response.status_code == 401, response.json
+    assert response.json["error"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/api/users/auth0|mallory", headers=bearer(token(key, sub="auth0|alice"))).status_code == 403
+
+
+@pytest.mark.parametrize("header", [None, "Basic dXNlcjpwYXNz", "Bearer", "Bearer    "])
+def test_missing_credentials(client, header):
+    headers = {"Authorization": header} if header else {}
+    response = client.get("/api/echos", headers=headers)
+    assert response.status_code == 401 and 'error="invalid_request"' in response.headers["WWW-Authenticate"]
+
+
+def test_health_page_and_openapi_need_no_token(client, fish):
+    fish.get(f"{FISH_URL}/wallet/self/api-credit", json={"credit": "1"})
+    assert client.get("/health").status_code == 200
+
+
+def test_key_rotation_refetches_the_key_set(client, app, key, jwks):
+    assert client.get("/api/echos", headers=bearer(token(key))).status_code == 200
+    new_key = KeyPair("key-2")
+    jwks.keys = [key.jwk, new_key.jwk]
+    # within the refresh cool-down an unknown key id does not trigger a fetch
+    assert client.get("/api/echos", headers=bearer(token(new_key))).status_code == 401
+    assert jwks.hits == 1
+    app.extensions["echo_token_verifier"]._jwks._last_successful_fetch -= 60  # half a minute later
+    assert client.get("/api/echos", headers=bearer(token(new_key))).status_code == 200
+    assert jwks.hits == 2
+
+
+def test_unreachable_key_set_is_503(make_app, key):
+    app = make_app(AUTH0_ISSUER=ISSUER, AUTH0_AUDIENCE=AUDIENCE, AUTH0_JWKS_URL="http://127.0.0.1:9/jwks.json")
+    response = app.test_client().get("/api/echos", headers=bearer(token(key)))
+    assert response.status_code == 503
+
+
+def test_naming_another_user_is_403(client, key):
+    alice = bearer(token(key))
+    mallory_id = client.get("/api/users/auth0|mallory", headers=bearer(token(key, sub="auth0|mallory")))
+    other = mallory_id.json["user"]["_id"]
+    assert client.get(f"/api/echos?user_id={other}", headers=alice).status_code == 403
+    assert client.post("/api/echo", json={"user_id": other, "name": "x"}, headers=alice).status_code == 403
+    assert client.post("/api/users/auth0|mallory", json={}, headers=alice).status_code == 403
+    assert client.delete("/api/users/auth0|mallory", headers=alice).status_code == 403
+    me = client.get("/api/users/auth0|alice", headers=alice).json["user"]["_id"]
+    assert client.get(f"/api/echos?user_id={me}", headers=alice).status_code == 200  # naming yourself is fine
+
+
+@pytest.fixture
+def alice_world(client, fish, key, wav_bytes):
+    """Alice's voice, echo, message and generated audio."""
+    alice = bearer(token(key))
+    fish.post(f"{FISH_URL}/model", json=fish_model(), status=201)
+    fish.post(f"{FISH_URL}/v1/tts", body=b"ID3" + b"\0" * 200, content_type="audio/mpeg")
+    voice = upload(client, wav_bytes, name="Grandma", headers=alice)
+    assert voice.status_code == 201, voice.json
+    echo = client.post(
+        "/api/echo", json={"name": "Gran", "persona_prompt": "x", "voice_model_id": FISH_MODEL_ID}, headers=alice
+    ).json["echo"]
+    client.post(f"/api/conversation/{echo['_id']}", json={"role": "user", "content": "hi"}, headers=alice)
+    audio = client.post("/api/synthesize", json={"text": "hi", "reference_id": FISH_MODEL_ID}, headers=alice)
+    assert audio.status_code == 200
+    return {"headers": alice, "echo": echo["_id"], "audio_url": audio.json["audio_url"]}
+
+
+def test_another_user_gets_404_on_every_route(client, fish, key, alice_world, wav_bytes):
+    mallory = bearer(token(key, sub="auth0|mallory"))
+    echo = alice_world["echo"]
+    calls_before = len(fish.calls)
+    attempts = [
+        client.get(f"/api/voice-models/{FISH_MODEL_ID}", headers=mallory),
+        client.delete(f"/api/voice-models/{FISH_MODEL_ID}", headers=mallory),
+        client.get(f"/api/echo/{echo}", headers=mallory),
+        client.patch(f"/api/echo/{echo}", json={"name": "pwned"}, headers=mallory),
+        client.delete(f"/api/echo/{echo}", headers=mallory),
+        client.get(f"/api/echo/{echo}/voice-model", headers=mallory),
+        client.get(f"/api/conversation/{echo}", headers=mallory),
+        client.post(f"/api/conversation/{echo}", json={"role": "user", "content": "x"}, headers=mallory),
+        client.post("/api/synthesize", json={"text": "x", "reference_id": FISH_MODEL_ID}, headers=mallory),
+        client.post("/api/echo", json={"name": "x", "voice_model_id": FISH_MODEL_ID}, headers=mallory),
+        upload(client, wav_bytes, echo_id=echo, headers=mallory),
+    ]
+    assert [r.status_code for r in attempts] == [404] * len(attempts)
+    assert len(fish.calls) == calls_before  # nothing reached the provider
+    assert client.get("/api/voice-models", headers=mallory).json["count"] == 0
+    assert client.get("/api/echos", headers=mallory).json["count"] == 0
+
+    alice = alice_world["headers"]
+    assert client.get(f"/api/echo/{echo}", headers=alice).json["echo"]["name"] == "Gran"
+    assert len(client.get(f"/api/conversation/{echo}", headers=alice).json["messages"]) == 1
+    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}", headers=alice).status_code == 200
+
+
+def test_deleting_an_account_deletes_everything(client, fish, key, alice_world, data_dir):
+    alice = alice_world["headers"]
+    fish.delete(f"{FISH_URL}/model/{FISH_MODEL_ID}", status=200)
+    assert any((data_dir / "audio").iterdir()) and any((data_dir / "references").iterdir())
+    response = client.delete("/api/users/auth0|alice", headers=alice)
+    assert response.status_code == 200, response.json
+    assert response.json["deleted"]["voice_models"] == 1 and response.json["deleted"]["messages"] == 1
+    assert [c.request.method for c in fish.calls][-1] == "DELETE"
+    assert not any((data_dir / "audio").iterdir()) and not any((data_dir / "references").iterdir())
+    # the same token now starts a fresh, empty account
+    assert client.get("/api/echos", headers=alice).json["count"] == 0
+    assert client.get(f"/api/echo/{alice_world['echo']}", headers=alice).status_code == 404

@@ -1,0 +1,189 @@
+"""Consent, limits, rate limits, CORS, security headers, secrets, hostile uploads (local mode)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.audiogen import audio_file
+from tests.conftest import FISH_KEY, FISH_MODEL_ID, FISH_URL, files_under, fish_model, upload
+
+# -- consent --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("consent", [None, "", "false", "no", "maybe"])
+def test_cloning_needs_consent(client, fish, user_id, wav_bytes, consent, data_dir):
+    response = upload(client, wav_bytes, user_id=user_id, consent=consent)
+    assert response.status_code == 400
+    assert response.json["reason"] == "consent_required" and "consent" in response.json["message"]
+    assert len(fish.calls) == 0 and files_under(data_dir / "tmp") == []
+
+
+def test_consent_is_stored_with_the_voice(client, fish, user_id, wav_bytes, data_dir):
+    fish.post(f"{FISH_URL}/model", json=fish_model(), status=201)
+    consent_audio = audio_file("mp3", seconds=2.0)
+    form = {"consent_audio": ("consent.mp3", consent_audio, "audio/mpeg")}
+    response = upload(client, wav_bytes, user_id=user_id, **form)
+    assert response.status_code == 201, response.json
+    consent = response.json["database_record"]["consent"]
+    assert consent["attested"] is True and consent["attested_by"] == user_id
+    assert consent["attested_at"].endswith("Z") and "agreed" in consent["statement"]
+    assert consent["has_recording"] is True and "recording" not in consent
+    assert len(files_under(data_dir / "references")) == 2  # the reference and the consent recording
+
+    fish.delete(f"{FISH_URL}/model/{FISH_MODEL_ID}", status=200)
+    assert client.delete(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").status_code == 200
+    assert files_under(data_dir / "references") == []
+
+
+def test_a_bad_consent_recording_loses_nothing(client, fish, user_id, wav_bytes, data_dir):
+    form = {"consent_audio": ("consent.mp3", b"not audio" * 100, "audio/mpeg")}
+    response = upload(client, wav_bytes, user_id=user_id, **form)
+    assert response.status_code == 415
+    assert len(fish.calls) == 0
+    assert files_under(data_dir / "references") == [] and files_under(data_dir / "tmp") == []
+
+
+def test_a_failed_clone_removes_the_consent_recording(client, fish, user_id, data_dir):
+    form = {"consent_audio": ("consent.mp3", audio_file("mp3", seconds=2.0), "audio/mpeg")}
+    response = upload(client, audio_file("wav", seconds=1.0), user_id=user_id, **form)
+    assert response.status_code == 422
+    assert files_under(data_dir / "references") == [] and files_under(data_dir / "tmp") == []
+
+
+def test_clones_are_always_private(client, fish, user_id, wav_bytes):
+    from tests.conftest import multipart_fields
+
+    fish.post(f"{FISH_URL}/model", json=fish_model(), status=201)
+    upload(client, wav_bytes, user_id=user_id, visibility="public")
+    fields = {name: value for name, value, _ in multipart_fields(fish.calls[0].request)}
+    assert fields["visibility"] == "private"
+
+
+# -- hostile uploads ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "filename", ["../../../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow", "a\x00b.wav", "ok.wav;rm -rf", "é" * 300]
+)
+def test_client_file_names_never_become_paths(client, fish, user_id, wav_bytes, data_dir, filename):
+    fish.post(f"{FISH_URL}/model", json=fish_model(), status=201)
+    response = upload(client, wav_bytes, user_id=user_id, filename=filename)
+    assert response.status_code == 201
+    stored = files_under(data_dir)
+    assert all(p.resolve().is_relative_to(data_dir.resolve()) for p in stored)
+    assert not any("passwd" in p.name or "boot" in p.name or "shadow" in p.name for p in stored)
+
+
+def test_a_tiny_file_claiming_hours_is_refused_quickly(client, fish, user_id, data_dir):
+    """Decompression bomb: 10 minutes of silence in a few hundred KB of FLAC."""
+    import numpy as np
+
+    from tests.audiogen import encode
+
+    bomb = encode(np.zeros(16000 * 600, dtype=np.float32), 16000, "flac")
+    assert len(bomb) < 2_000_000
+    response = upload(client, bomb, user_id=user_id, filename="short.flac")
+    assert response.status_code == 422 and response.json["reason"] == "too_long"
+    assert len(fish.calls) == 0 and files_under(data_dir / "tmp") == []
+
+
+def test_truncated_audio_is_measured_not_trusted(client, fish, user_id, data_dir):
+    data = audio_file("wav", seconds=8.0)
+    response = upload(client, data[: len(data) // 4], user_id=user_id)  # the header still says 8 s
+    assert response.status_code == 422 and response.json["reason"] == "too_short"
+    assert files_under(data_dir / "tmp") == []
+
+
+# -- limits ---------------------------------------------------------------------------------------
+
+
+def test_json_bodies_are_limited(make_app):
+    client = make_app(MAX_JSON_KB=1).test_client()
+    response = client.post("/api/synthesize", json={"text": "x" * 2000})
+    assert response.status_code == 413 and "1 KB" in response.json["message"]
+
+
+def test_page_sizes_are_limited(client, user_id):
+    assert client.get(f"/api/voice-models?user_id={user_id}&limit=201").status_code == 400
+    assert client.get(f"/api/echos?user_id={user_id}&limit=1000").status_code == 400
+
+
+def test_rate_limits_answer_429_with_retry_after(make_app, fish):
+    client = make_app(SYNTHESIZE_RATE_LIMIT="2 per minute").test_client()
+    fish.post(f"{FISH_URL}/v1/tts", body=b"ID3" + b"\0" * 100)
+    alice, bob = "a" * 24, "b" * 24
+    for _ in range(2):
+        assert client.post("/api/synthesize", json={"text": "hi", "user_id": alice}).status_code != 429
+    limited = client.post("/api/synthesize", json={"text": "hi", "user_id": alice})
+    assert limited.status_code == 429
+    assert limited.json["success"] is False and limited.json["error"]
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    # limits are per user
+    assert client.post("/api/synthesize", json={"text": "hi", "user_id": bob}).status_code != 429
+
+
+def test_upload_rate_limit(make_app, fish, wav_bytes):
+    client = make_app(UPLOAD_RATE_LIMIT="1 per hour").test_client()
+    user = client.post("/api/users/local|r").json["user"]
+    fish.post(f"{FISH_URL}/model", json=fish_model(), status=201)
+    assert upload(client, wav_bytes, user_id=user).status_code == 201
+    limited = upload(client, wav_bytes, user_id=user)
+    assert limited.status_code == 429 and "Retry-After" in limited.headers
+
+
+# -- CORS and headers -----------------------------------------------------------------------------
+
+
+def test_cors_only_for_configured_origins(make_app):
+    client = make_app(CORS_ORIGINS="https://app.example").test_client()
+    allowed = client.get("/api/users/local|nobody", headers={"Origin": "https://app.example"})
+    assert allowed.headers.get("Access-Control-Allow-Origin") == "https://app.example"
+    refused = client.get("/api/users/local|nobody", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    preflight = client.options(
+        "/api/synthesize",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+def test_security_headers(client):
+    page = client.get("/")
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    api = client.get("/api/users/local|nobody")
+    for response in (page, api):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+    assert api.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+# -- secrets --------------------------------------------------------------------------------------
+
+
+def test_the_api_key_never_reaches_responses_or_logs(client, fish, caplog, user_id, wav_bytes, make_app):
+    caplog.set_level(logging.DEBUG)
+    client = make_app().test_client()  # built after caplog, so its handler carries the redaction filter
+    fish.post(f"{FISH_URL}/model", status=422, json=[{"loc": ["x"], "msg": f"echo {FISH_KEY}", "type": "x"}])
+    fish.post(f"{FISH_URL}/v1/tts", status=500, body=f"trace with {FISH_KEY}")
+    fish.get(f"{FISH_URL}/wallet/self/api-credit", status=401, body=f"bad {FISH_KEY}")
+    user = client.post("/api/users/local|s").json["user"]
+    bodies = [
+        upload(client, wav_bytes, user_id=user).get_data(as_text=True),
+        client.post("/api/synthesize", json={"text": "hi"}).get_data(as_text=True),
+        client.get("/health").get_data(as_text=True),
+    ]
+    logging.getLogger("backend.test").warning("leak attempt %s", FISH_KEY)
+    assert not any(FISH_KEY in body for body in bodies)
+    assert FISH_KEY not in caplog.text
+
+
+def test_local_mode_account_deletion_needs_the_owner(client, user_id):
+    other = client.post("/api/users/local|other").json["user"]
+    assert client.delete("/api/users/local|tester").status_code == 400  # who is asking?
+    assert client.delete(f"/api/users/local|tester?user_id={other}").status_code == 403
+    response = client.delete(f"/api/users/local|tester?user_id={user_id}")
+    assert response.status_code == 200 and response.json["deleted"]["users"] == 1
+    assert client.get("/api/users/local|tester").status_code == 404
