@@ -1,12 +1,24 @@
-"""Health of the server and its dependencies."""
+"""Health of the server and its dependencies, and the OpenAPI document of the whole API."""
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
+import yaml
 from flask import Blueprint
 
 from backend.routes.common import services
 
 bp = Blueprint("system", __name__)
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+
+@cache
+def openapi_document() -> dict:
+    with OPENAPI_PATH.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
 
 
 @bp.get("/health")
@@ -19,3 +31,8 @@ def health():
         "status": "healthy" if healthy else "degraded",
         "components": {"database": database, "voice_provider": voice},
     }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return openapi_document()
