@@ -187,3 +187,19 @@ def test_local_mode_account_deletion_needs_the_owner(client, user_id):
     response = client.delete(f"/api/users/local|tester?user_id={user_id}")
     assert response.status_code == 200 and response.json["deleted"]["users"] == 1
     assert client.get("/api/users/local|tester").status_code == 404
+
+
+def test_generated_audio_is_deleted_after_the_retention_time(client, fish, app, data_dir):
+    import os
+    import time
+
+    fish.post(f"{FISH_URL}/v1/tts", body=b"ID3" + b"\0" * 100)
+    url = client.post("/api/synthesize", json={"text": "hi"}).json["audio_url"]
+    (path,) = files_under(data_dir / "audio")
+    services = app.extensions["echo"]
+    assert services.purge_old_audio(force=True) == 0  # still fresh
+    old = time.time() - services.settings.audio_retention_hours * 3600 - 60
+    os.utime(path, (old, old))
+    assert services.purge_old_audio(force=True) == 1
+    assert not path.exists() and client.get(url).status_code == 404
+    assert services.db.audio_names(user_id=None) == []
