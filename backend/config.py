@@ -52,6 +52,9 @@ class Settings:
     upload_rate_limit: str = "20 per hour"
     synthesize_rate_limit: str = "120 per hour;20 per minute"
     ratelimit_storage_uri: str = "memory://"
+    cache_max_mb: int = 512
+    fish_audio_max_concurrency: int = 5
+    fish_audio_queue_timeout: float = 60.0
 
     @property
     def auth_enabled(self) -> bool:
@@ -153,4 +156,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         upload_rate_limit=str(_pick(values, "UPLOAD_RATE_LIMIT", default="20 per hour")),
         synthesize_rate_limit=str(_pick(values, "SYNTHESIZE_RATE_LIMIT", default="120 per hour;20 per minute")),
         ratelimit_storage_uri=str(_pick(values, "RATELIMIT_STORAGE_URI", default="memory://")),
+        cache_max_mb=_number(values, "CACHE_MAX_MB", int, 512, 0),
+        fish_audio_max_concurrency=_number(values, "FISH_AUDIO_MAX_CONCURRENCY", int, 5, 1),
+        fish_audio_queue_timeout=_number(values, "FISH_AUDIO_QUEUE_TIMEOUT", float, 60.0, 0.0),
     )

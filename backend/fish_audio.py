@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ class FishAudioClient:
         max_retries: int = 2,
         pool_size: int = 32,
         backoff_base: float = 0.5,
+        max_concurrency: int = 5,
+        queue_timeout: float = 60.0,
     ):
         if not api_key:
             raise ValueError("Fish.Audio needs an API key")
@@ -67,6 +70,9 @@ class FishAudioClient:
         self.timeout = (connect_timeout, timeout)
         self.max_retries = max_retries
         self.backoff_base = backoff_base
+        # Fish.Audio answers 429 beyond the account's concurrency; calls over the cap wait here instead.
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self.queue_timeout = queue_timeout
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("https://", adapter)
@@ -74,6 +80,15 @@ class FishAudioClient:
         self._session.headers.update({"Authorization": f"Bearer {api_key}", "User-Agent": "echo-backend/1.0"})
 
     # -- transport --------------------------------------------------------------------------------
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=self.queue_timeout):
+            raise ProviderBusy("Echo is at its Fish.Audio concurrency limit and the queue did not move; try again.")
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
@@ -169,17 +184,20 @@ class FishAudioClient:
         if enhance_audio_quality is not None:
             data.append(("enhance_audio_quality", "true" if enhance_audio_quality else "false"))
         files = [("voices", voice) for voice in voices]
-        response = self._request("POST", "/model", idempotent=False, data=data, files=files)
-        return _json(response)
+        with self._slot():
+            return _json(self._request("POST", "/model", idempotent=False, data=data, files=files))
 
     def get_model(self, model_id: str) -> dict[str, Any]:
-        return _json(self._request("GET", f"/model/{model_id}", idempotent=True))
+        with self._slot():
+            return _json(self._request("GET", f"/model/{model_id}", idempotent=True))
 
     def delete_model(self, model_id: str) -> None:
-        self._request("DELETE", f"/model/{model_id}", idempotent=True).close()
+        with self._slot():
+            self._request("DELETE", f"/model/{model_id}", idempotent=True).close()
 
     def api_credit(self) -> dict[str, Any]:
-        return _json(self._request("GET", "/wallet/self/api-credit", idempotent=True))
+        with self._slot():
+            return _json(self._request("GET", "/wallet/self/api-credit", idempotent=True))
 
     def tts(
         self, *, text: str, reference_id: str | None, fmt: str, chunk_size: int = 16384, **options: Any
@@ -193,15 +211,18 @@ class FishAudioClient:
         if reference_id:
             body["reference_id"] = reference_id
         body.update(options)
-        response = self._request(
-            "POST", "/v1/tts", idempotent=True, stream=True, json=body, headers={"model": self.tts_model}
-        )
-        try:
-            yield from response.iter_content(chunk_size=chunk_size)
-        except requests.exceptions.RequestException as exc:
-            raise ProviderError("Fish.Audio dropped the connection in the middle of the audio.") from exc
-        finally:
-            response.close()
+        with self._slot():  # held until the whole audio has arrived
+            response = self._request(
+                "POST", "/v1/tts", idempotent=True, stream=True, json=body, headers={"model": self.tts_model}
+            )
+            try:
+                yield from response.iter_content(chunk_size=chunk_size)
+            except requests.exceptions.RequestException as exc:
+                if "timed out" in str(exc).lower():
+                    raise ProviderTimeout("Fish.Audio stopped sending audio part-way through.") from exc
+                raise ProviderError("Fish.Audio dropped the connection in the middle of the audio.") from exc
+            finally:
+                response.close()
 
 
 def _json(response: requests.Response) -> dict[str, Any]:
@@ -236,6 +257,7 @@ class FishAudioProvider:
 
     def __init__(self, client: FishAudioClient, *, status_ttl: float = 60.0):
         self.client = client
+        self.cache_tag = client.tts_model  # the same text in another TTS model is another recording
         self._status_ttl = status_ttl
         self._status_cache: tuple[float, dict[str, Any]] | None = None
         self._status_lock = threading.Lock()

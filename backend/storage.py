@@ -8,7 +8,7 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
@@ -98,41 +98,21 @@ class AudioStore:
 
     # -- synthesized audio ------------------------------------------------------------------------
 
-    def write_output(
-        self,
-        chunks: Iterable[bytes],
-        fmt: str,
-        *,
-        check_head: Callable[[bytes], None] | None = None,
-        finish: Callable[[Path], None] | None = None,
-    ) -> tuple[str, int]:
-        """Write streamed audio to a new output file; returns (name, size).
+    def new_output(self, fmt: str) -> OutputFile:
+        """A new output file, written through a temporary file and renamed into audio/ on commit."""
+        return OutputFile(self, fmt)
 
-        ``check_head`` sees the first bytes (to reject output in the wrong format) and ``finish``
-        the complete temporary file (to fix a streamed WAV header). On any error nothing is left.
-        """
-        name = f"{secrets.token_urlsafe(24)}.{OUTPUT_EXTENSIONS[fmt]}"
-        size = 0
-        with self.temporary(".part") as part:
-            with part.open("wb") as out:
-                head = b""
-                for chunk in chunks:
-                    if not chunk:
-                        continue
-                    if check_head is not None and len(head) < 16:
-                        head += chunk[: 16 - len(head)]
-                        if len(head) >= 16:
-                            check_head(head)
-                    out.write(chunk)
-                    size += len(chunk)
-                if check_head is not None and len(head) < 16:
-                    check_head(head)
-                out.flush()
-                os.fsync(out.fileno())
-            if finish is not None:
-                finish(part)
-            os.replace(part, self.outputs_dir / name)
-        return name, size
+    def copy_output(self, source: Path, fmt: str) -> tuple[str, int]:
+        """A new output file with the content of ``source`` (a cache entry); returns (name, size)."""
+        output = self.new_output(fmt)
+        try:
+            with source.open("rb") as src:
+                while chunk := src.read(1 << 16):
+                    output.write(chunk)
+            output.commit()
+        finally:
+            output.discard()
+        return output.name, output.size
 
     def output_path(self, name: str) -> Path | None:
         """The stored file for a public output name, or None (also for names that are not ours)."""
@@ -156,3 +136,38 @@ class AudioStore:
                     path.unlink()
                     gone.append(path.name)
         return gone
+
+
+class OutputFile:
+    """Generated audio on its way to disk: nothing appears under ``name`` until ``commit``."""
+
+    def __init__(self, store: AudioStore, fmt: str):
+        self.name = f"{secrets.token_urlsafe(24)}.{OUTPUT_EXTENSIONS[fmt]}"
+        self.size = 0
+        self.path = store.outputs_dir / self.name
+        fd, part = tempfile.mkstemp(dir=store.tmp_dir, suffix=".part")
+        self._part = Path(part)
+        self._fh = os.fdopen(fd, "wb")
+        self.committed = False
+
+    def write(self, chunk: bytes) -> None:
+        self._fh.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self, finish: Callable[[Path], None] | None = None) -> Path:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        if finish is not None:
+            finish(self._part)
+        os.replace(self._part, self.path)
+        self.committed = True
+        return self.path
+
+    def discard(self) -> None:
+        """Drop the temporary file unless committed; safe to call more than once."""
+        if not self._fh.closed:
+            self._fh.close()
+        if not self.committed:
+            with suppress(FileNotFoundError):
+                self._part.unlink()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from backend import audio
+from backend.audio_cache import AudioCache
 from backend.config import Settings
 from backend.errors import (
     BadRequest,
@@ -17,7 +19,7 @@ from backend.errors import (
     UnprocessableAudio,
 )
 from backend.providers import SYNTH_FORMATS, CreatedVoice, VoiceProvider
-from backend.storage import AudioStore
+from backend.storage import AudioStore, OutputFile
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class VoiceServiceWrapper:
     def __init__(self, settings: Settings, store: AudioStore, providers: dict[str, VoiceProvider], active: str):
         self.settings = settings
         self.store = store
+        self.cache = AudioCache(settings.data_dir / "cache", settings.cache_max_mb * 1024 * 1024)
         self.providers = providers
         self.active_name = active
 
@@ -127,6 +130,7 @@ class VoiceServiceWrapper:
     def delete(self, model_id: str, *, provider_name: str | None, recordings: list[str], outputs: list[str]) -> None:
         """Delete a voice at its provider (already gone is fine), then its recordings and generated audio."""
         self.provider_for(model_id, provider_name).delete_voice(model_id)
+        self.cache.drop_voice(model_id)
         for key in recordings:
             self.store.delete_reference(key)
         for name in outputs:
@@ -145,31 +149,54 @@ class VoiceServiceWrapper:
 
     # -- speech -----------------------------------------------------------------------------------
 
-    def synthesize(
+    def start_synthesis(
         self, *, text: str, reference_id: str | None, fmt: str, provider_name: str | None = None
-    ) -> SynthesizedAudio:
-        """Speak ``text`` and store the audio; returns the stored file's public name."""
+    ) -> SynthesisJob:
+        """Begin speaking ``text``: from the cache when the same request was answered before, else the provider.
+
+        Provider errors and output in the wrong format surface here, before any audio is handed on.
+        """
         if fmt not in SYNTH_FORMATS:
             raise BadRequest(f"format must be one of {', '.join(SYNTH_FORMATS)}.")
         provider = self.provider_for(reference_id, provider_name)
+        key = self.cache.key(
+            provider=provider.name,
+            tag=getattr(provider, "cache_tag", ""),
+            voice=reference_id,
+            text=text,
+            fmt=fmt,
+        )
+        hit = self.cache.lookup(reference_id, key, fmt)
+        if hit is not None:
+            return SynthesisJob(
+                chunks=_read_chunks(hit),
+                output=self.store.new_output(fmt),
+                fmt=fmt,
+                media_type=audio.OUTPUT_FORMATS[fmt],
+                provider=provider.name,
+                reference_id=reference_id,
+                cached=True,
+            )
         stream = provider.synthesize(text=text, reference_id=reference_id, fmt=fmt)
-
-        def check_head(head: bytes) -> None:
-            if not head:
-                raise ProviderError("The voice provider returned no audio.")
-            if not audio.looks_like(fmt, head):
-                raise ProviderError(f"The voice provider returned audio that is not {fmt}.")
-
-        finish = audio.finalize_wav if fmt == "wav" else None
-        name, size = self.store.write_output(stream.chunks, fmt, check_head=check_head, finish=finish)
-        return SynthesizedAudio(
-            name=name,
+        return SynthesisJob(
+            chunks=stream.chunks,
+            output=self.store.new_output(fmt),
             fmt=fmt,
             media_type=stream.media_type,
-            size=size,
             provider=provider.name,
             reference_id=reference_id,
+            cached=False,
+            on_complete=lambda path: self.cache.add(path, reference_id, key, fmt),
         )
+
+    def synthesize(
+        self, *, text: str, reference_id: str | None, fmt: str, provider_name: str | None = None
+    ) -> SynthesizedAudio:
+        """Speak ``text`` and store the whole audio; returns the stored file's public name."""
+        job = self.start_synthesis(text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name)
+        for _ in job:
+            pass
+        return job.result()
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -198,6 +225,8 @@ def build_providers(settings: Settings) -> dict[str, VoiceProvider]:
             timeout=settings.fish_audio_timeout,
             connect_timeout=settings.fish_audio_connect_timeout,
             max_retries=settings.fish_audio_max_retries,
+            max_concurrency=settings.fish_audio_max_concurrency,
+            queue_timeout=settings.fish_audio_queue_timeout,
         )
         providers["fish"] = FishAudioProvider(client)
     # The local engine loads lazily, so offering it costs nothing; voices made with it keep working
@@ -215,3 +244,94 @@ def _local_provider(data_dir: Path) -> VoiceProvider | None:
         log.warning("local voice engine unavailable: %s", exc)
         return None
     return LocalProvider(data_dir)
+
+
+def _read_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
+
+
+class SynthesisJob:
+    """Speech on its way: iterating yields the audio as it is produced and writes it to the output file.
+
+    The file appears under ``name`` only once the last byte is through; a provider failure, audio in
+    the wrong format or a client that goes away leaves nothing behind.
+    """
+
+    def __init__(
+        self,
+        *,
+        chunks: Iterator[bytes],
+        output: OutputFile,
+        fmt: str,
+        media_type: str,
+        provider: str,
+        reference_id: str | None,
+        cached: bool,
+        on_complete: Callable[[Path], None] | None = None,
+    ):
+        self.fmt = fmt
+        self.media_type = media_type
+        self.provider = provider
+        self.reference_id = reference_id
+        self.cached = cached
+        self.name = output.name
+        self._output = output
+        self._chunks = iter(chunks)
+        self._on_complete = on_complete
+        self._pending: list[bytes] = []
+        try:
+            head = b""
+            for chunk in self._chunks:
+                if chunk:
+                    self._pending.append(chunk)
+                    head += chunk[: 16 - len(head)]
+                    if len(head) >= 16:
+                        break
+            if not head:
+                raise ProviderError("The voice provider returned no audio.")
+            if not audio.looks_like(fmt, head):
+                raise ProviderError(f"The voice provider returned audio that is not {fmt}.")
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while self._pending:
+                chunk = self._pending.pop(0)
+                self._output.write(chunk)
+                yield chunk
+            for chunk in self._chunks:
+                if chunk:
+                    self._output.write(chunk)
+                    yield chunk
+            path = self._output.commit(audio.finalize_wav if self.fmt == "wav" else None)
+            if self._on_complete is not None:
+                self._on_complete(path)
+        finally:
+            self.close()
+
+    @property
+    def complete(self) -> bool:
+        return self._output.committed
+
+    def close(self) -> None:
+        """Release the provider's stream and drop any unfinished file."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+        self._output.discard()
+
+    def result(self) -> SynthesizedAudio:
+        if not self.complete:
+            raise RuntimeError("synthesis not complete")
+        return SynthesizedAudio(
+            name=self.name,
+            fmt=self.fmt,
+            media_type=self.media_type,
+            size=self._output.size,
+            provider=self.provider,
+            reference_id=self.reference_id,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, g, request, send_file
+from flask import Blueprint, Response, g, request, send_file, stream_with_context
 
 from backend.audio import OUTPUT_FORMATS
 from backend.database import utcnow
@@ -145,13 +145,20 @@ def synthesize():
         if record is not None:
             owned(record, caller, "voice model")
             provider_name = record.get("provider")
+    stream = data.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("'stream' must be true or false.")
+    accept = request.headers.get("Accept", "")
+    stream = stream or ("audio/" in accept and "application/json" not in accept)
     svc.purge_old_audio()
-    result = svc.voices.synthesize(text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name)
-    try:
-        svc.db.record_audio(result.name, user_id=caller, model_id=reference_id)
-    except DatabaseUnavailable:
-        log.info("audio %s not recorded (database unavailable); retention removes it", result.name)
-    url = svc.links.url(result.name)
+    job = svc.voices.start_synthesis(text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name)
+    url = svc.links.url(job.name)
+    if stream:
+        return _stream_response(job, url, caller)
+    for _ in job:
+        pass
+    result = job.result()
+    _record_audio(result.name, caller, reference_id)
     return {
         "success": True,
         "audio_url": url,
@@ -162,8 +169,33 @@ def synthesize():
         "provider": result.provider,
         "reference_id": reference_id,
         "text_length": len(text),
+        "cached": job.cached,
         "expires_in": svc.links.ttl,
     }
+
+
+def _record_audio(name: str, caller, reference_id: str | None) -> None:
+    try:
+        services().db.record_audio(name, user_id=caller, model_id=reference_id)
+    except DatabaseUnavailable:
+        log.info("audio %s not recorded (database unavailable); retention removes it", name)
+
+
+def _stream_response(job, url: str, caller) -> Response:
+    """The audio itself, sent while it is produced (chunked); it is stored too, at X-Audio-Url once complete."""
+
+    def generate():
+        yield from job
+        _record_audio(job.name, caller, job.reference_id)
+
+    headers = {
+        "X-Audio-Url": url,
+        "X-Audio-Format": job.fmt,
+        "X-Voice-Provider": job.provider,
+        "X-Cache": "hit" if job.cached else "miss",
+        "Cache-Control": "no-store",
+    }
+    return Response(stream_with_context(generate()), mimetype=job.media_type, headers=headers)
 
 
 @bp.get("/api/audio/<name>")
