@@ -5,6 +5,15 @@ cd "$(dirname "$0")/.."
 REQUIREMENTS=requirements-dev.txt scripts/setup.sh
 . .venv/bin/activate
 
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (Debian package)"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "== ruff"
 ruff check .
 ruff format --check .

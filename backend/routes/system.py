@@ -27,9 +27,16 @@ def health():
     database = svc.db.ping()
     voice = svc.voices.status()
     healthy = database["status"] == "ok" and voice.get("status") == "ok"
+    settings = svc.settings
     return {
         "status": "healthy" if healthy else "degraded",
         "components": {"database": database, "voice_provider": voice},
+        "limits": {
+            "max_upload_mb": settings.max_upload_mb,
+            "max_text_chars": settings.max_text_chars,
+            "min_audio_seconds": settings.min_audio_seconds,
+            "max_audio_seconds": settings.max_audio_seconds,
+        },
     }
 
 

@@ -1,0 +1,78 @@
+// Small DOM helpers. Text from the server always goes in as text, never as HTML.
+
+export const byId = (id) => document.getElementById(id);
+
+/** h("li", {className: "x", dataset: {id}}, "text", child) */
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "className") element.className = value;
+    else if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key === "text") element.textContent = value;
+    else if (key.startsWith("on") && typeof value === "function") element.addEventListener(key.slice(2), value);
+    else if (value === true) element.setAttribute(key, "");
+    else element.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export function formatDate(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : dateFormat.format(date);
+}
+
+/** <time datetime="…">24 Nov 2026, 18:58</time> */
+export function timeElement(iso) {
+  return h("time", { datetime: iso || "" }, formatDate(iso));
+}
+
+export function formatBytes(size) {
+  if (!Number.isFinite(size)) return "";
+  if (size < 1024) return `${size} B`;
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KB`;
+  return `${(size / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function formatSeconds(seconds) {
+  return Number.isFinite(seconds) ? `${seconds.toFixed(1)} s` : "";
+}
+
+/** Show a message next to a form: kind is "error", "success", "info" or "" (clear). */
+export function showMessage(element, kind, text, details = []) {
+  element.replaceChildren();
+  element.className = kind ? `form-message ${kind}` : "form-message";
+  if (!kind || !text) return;
+  element.setAttribute("role", kind === "error" ? "alert" : "status");
+  element.append(h("p", {}, text));
+  if (details.length) element.append(h("ul", {}, details.map((d) => h("li", {}, d))));
+}
+
+/** Disable a form's controls while it waits; marks it busy for assistive technology. */
+export function setBusy(form, busy) {
+  form.setAttribute("aria-busy", busy ? "true" : "false");
+  for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = busy;
+}
+
+let announceTimer = null;
+
+/** A live announcement in the page's status region (shown briefly as a toast too). */
+export function announce(text) {
+  const region = byId("status");
+  if (!region) return;
+  region.textContent = "";
+  window.clearTimeout(announceTimer);
+  // A fresh text node after a tick makes screen readers repeat identical messages too.
+  announceTimer = window.setTimeout(() => {
+    region.textContent = text;
+    announceTimer = window.setTimeout(() => {
+      region.textContent = "";
+    }, 6000);
+  }, 30);
+}

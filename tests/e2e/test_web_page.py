@@ -1,0 +1,368 @@
+"""The web page at / in headless Chromium against the real server (local voice engine, embedded store).
+
+Every test runs in a fresh browser context, so each one is a new local user with nothing stored yet.
+The page is served with a strict Content-Security-Policy added in the browser, so any inline script or
+style that crept in would show up as a violation.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.audiogen import audio_file
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.e2e
+
+# What issue 6 will send: nothing inline, nothing from elsewhere (blob: for the microphone preview).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+
+AUDIO_DURATION = """
+(audio) => new Promise((resolve, reject) => {
+  const done = () => resolve({duration: audio.duration, error: audio.error && audio.error.code});
+  if (audio.readyState >= 1) return done();
+  audio.addEventListener("loadedmetadata", done, {once: true});
+  audio.addEventListener("error", () => reject(new Error("media error " + (audio.error && audio.error.code))));
+  setTimeout(() => reject(new Error("no metadata after 15 s")), 15000);
+})
+"""
+
+RECORD_PROGRESS = """
+window.__progress = [];
+new MutationObserver(() => {
+  const label = document.getElementById("clone-progress-label");
+  const text = label && !document.getElementById("clone-progress").hidden ? label.textContent : null;
+  if (text && window.__progress[window.__progress.length - 1] !== text) window.__progress.push(text);
+}).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+NO_HORIZONTAL_OVERFLOW = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll("body *")]
+    .filter((el) => el.getClientRects().length && el.getBoundingClientRect().right > width + 1)
+    .map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : ""));
+  return {scrollWidth: document.documentElement.scrollWidth, width, wide};
+}
+"""
+
+
+def open_page(page: Page, base_url: str, path: str = "/") -> None:
+    page.goto(base_url + path)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+
+
+def with_csp(page: Page, base_url: str) -> None:
+    """Serve the page's HTML with the strict CSP and record any violation."""
+
+    def add_header(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+
+    page.route(re.compile(re.escape(base_url) + r"/(\?.*)?$"), add_header)
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+
+
+def choose_file(page: Page, name: str, data: bytes, mime: str) -> None:
+    page.locator("#clone-file").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def clone(page: Page, voice_name: str, data: bytes, file_name: str = "voice.wav", mime: str = "audio/wav") -> None:
+    choose_file(page, file_name, data, mime)
+    page.get_by_label("Voice name").fill(voice_name)
+    page.get_by_label(re.compile("speaker agreed")).check()
+    page.get_by_role("button", name="Clone voice").click()
+
+
+def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) -> None:
+    with_csp(page, live_server)
+    page.add_init_script(RECORD_PROGRESS)
+    open_page(page, live_server)
+
+    # The status line reports /health in words.
+    expect(page.locator("#health-text")).to_have_text(
+        "Local voice engine (offline approximation) · database: embedded store"
+    )
+    expect(page.locator("#voices-empty")).to_be_visible()
+
+    # Consent is required: without the box ticked nothing is sent.
+    choose_file(page, "grandma.wav", audio_file("wav", seconds=6), "audio/wav")
+    page.get_by_label("Voice name").fill("Grandma Rose")
+    page.get_by_role("button", name="Clone voice").click()
+    expect(page.locator("#clone-message.error")).to_contain_text("consent")
+    expect(page.get_by_label(re.compile("speaker agreed"))).to_be_focused()
+    expect(page.locator("#voices-list li")).to_have_count(0)
+
+    # Clone from a generated 6 s WAV: success with the server's warnings, and the voice is listed.
+    page.get_by_label(re.compile("speaker agreed")).check()
+    page.get_by_role("button", name="Clone voice").click()
+    expect(page.locator("#clone-message.success")).to_contain_text("Voice “Grandma Rose” is ready", timeout=30000)
+    expect(page.locator("#clone-message")).to_contain_text("10 to 30 seconds")
+    progress = page.evaluate("window.__progress")  # the bar followed the upload, then the server's work
+    assert progress[0].startswith("Uploading") and progress[-1] == "Cloning the voice…", progress
+    expect(page.locator("#clone-progress")).to_be_hidden()
+    voice_item = page.locator("#voices-list li")
+    expect(voice_item).to_have_count(1)
+    expect(voice_item).to_contain_text("Grandma Rose")
+    expect(voice_item).to_contain_text("Local engine")
+    expect(voice_item.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    expect(page.get_by_label(re.compile("speaker agreed"))).not_to_be_checked()  # consent is per voice
+
+    # Speak in that voice (already chosen): the player loads real audio and a download is offered.
+    model_id = voice_item.get_attribute("data-model-id")
+    expect(page.locator("#speak-voice")).to_have_value(model_id)
+    page.get_by_label("Text to speak").fill("Hello, my dear. I am so proud of you.")
+    page.get_by_role("button", name="Speak", exact=True).click()
+    expect(page.locator("#speak-message.success")).to_be_visible(timeout=30000)
+    audio = page.locator("#speak-audio")
+    expect(audio).to_be_visible()
+    loaded = audio.evaluate(AUDIO_DURATION)
+    assert loaded["error"] is None and loaded["duration"] > 0.5, loaded
+    download = page.locator("#speak-download")
+    href = download.get_attribute("href")
+    assert href and re.match(r"^/api/audio/[^/?]+\.mp3(\?|$)", href), href
+    assert (download.get_attribute("download") or "").startswith("Grandma-Rose-")
+    fetched = page.request.get(live_server + href)
+    assert fetched.ok and fetched.headers["content-type"].startswith("audio/mpeg") and len(fetched.body()) > 1000
+
+    # Raw PCM cannot be played in a browser: download only.
+    page.get_by_label("Format").select_option("pcm")
+    page.get_by_role("button", name="Speak", exact=True).click()
+    expect(page.locator("#speak-message.success")).to_contain_text("download it")
+    expect(audio).to_be_hidden()
+    expect(download).to_have_attribute("href", re.compile(r"^/api/audio/[^/?]+\.pcm(\?|$)"))
+
+    # Create an echo on the voice; its conversation opens.
+    page.get_by_label("Name", exact=True).fill("Grandma Rose")
+    page.get_by_label(re.compile("^Persona")).fill("Warm, funny, calls everyone 'dear'.")
+    page.locator("#echo-voice").select_option(model_id)
+    page.get_by_role("button", name="Create echo").click()
+    expect(page.locator("#echo-message.success")).to_contain_text("created")
+    expect(page.locator("#echos-list li")).to_have_count(1)
+    expect(page.locator("#conversation-title")).to_have_text("Conversation with Grandma Rose")
+    expect(page.locator("#conversation-persona")).to_contain_text("calls everyone 'dear'")
+    expect(voice_item).to_contain_text("voice of “Grandma Rose”")
+    # The voice now belongs to this echo, so a second echo cannot take it.
+    expect(page.locator(f"#echo-voice option[value='{model_id}']")).to_be_disabled()
+
+    # Add messages (from both sides); they survive a reload, which reopens the conversation from the address.
+    page.get_by_label("Message", exact=True).fill("Hi Grandma, I passed my exams!")
+    page.get_by_role("button", name="Add message").click()
+    expect(page.locator("#conversation-list li")).to_have_count(1)
+    page.get_by_label("From").select_option("assistant")
+    page.get_by_label("Message", exact=True).fill("Oh dear, I knew you would!")
+    page.get_by_role("button", name="Add message").click()
+    expect(page.locator("#conversation-list li")).to_have_count(2)
+    assert re.search(r"#echo=[0-9a-f]{24}$", page.url)
+
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+    messages = page.locator("#conversation-list li")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(0)).to_contain_text("You")
+    expect(messages.nth(0)).to_contain_text("Hi Grandma, I passed my exams!")
+    expect(messages.nth(1)).to_contain_text("Grandma Rose")
+    expect(messages.nth(1)).to_contain_text("Oh dear, I knew you would!")
+
+    # A message can be heard in the echo's voice.
+    messages.nth(1).get_by_role("button", name=re.compile("^Hear")).click()
+    spoken = page.locator("#conversation-audio")
+    expect(spoken).to_be_visible(timeout=30000)
+    assert spoken.evaluate(AUDIO_DURATION)["duration"] > 0
+
+    # Delete the voice: a confirmation first (dismissing it keeps the voice), then it is gone.
+    questions: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    page.get_by_role("button", name="Delete voice Grandma Rose").click()
+    expect(page.locator("#voices-list li")).to_have_count(1)
+    page.once("dialog", lambda d: answer(d, True))
+    page.get_by_role("button", name="Delete voice Grandma Rose").click()
+    expect(page.locator("#voices-message.success")).to_contain_text("deleted")
+    expect(page.locator("#voices-list li")).to_have_count(0)
+    expect(page.locator("#voices-empty")).to_be_visible()
+    assert len(questions) == 2 and "Grandma Rose" in questions[0] and "cannot be undone" in questions[0]
+    expect(page.locator("#echos-list li")).to_contain_text("voice was deleted")
+
+    assert page.evaluate("window.__cspViolations") == []
+    assert page.console_errors == []
+
+
+def test_upload_errors_are_shown_next_to_the_form(page: Page, live_server: str) -> None:
+    open_page(page, live_server)
+
+    clone(page, "Not a voice", b"These are my notes, not a recording.\n" * 20, "notes.txt", "text/plain")
+    error = page.locator("#clone-message.error")
+    expect(error).to_contain_text("not audio", timeout=30000)
+    expect(error).to_have_attribute("role", "alert")
+
+    clone(page, "Too short", audio_file("wav", seconds=1.5))
+    expect(error).to_contain_text("at least 3 s", timeout=30000)
+
+    expect(page.locator("#clone-progress")).to_be_hidden()
+    expect(page.get_by_role("button", name="Clone voice")).to_be_enabled()
+    expect(page.locator("#voices-list li")).to_have_count(0)
+    assert page.console_errors == []
+
+
+def test_phone_width_layout_and_labels(page: Page, live_server: str) -> None:
+    page.set_viewport_size({"width": 360, "height": 740})
+    open_page(page, live_server)
+
+    # Long names must wrap rather than push the page sideways.
+    long_name = "Grandmother-Rosalind-Wilhelmina-" * 3
+    clone(page, long_name[:100], audio_file("wav", seconds=4))
+    expect(page.locator("#voices-list li")).to_have_count(1, timeout=30000)
+    page.get_by_label("Name", exact=True).fill(long_name[:100])
+    page.get_by_role("button", name="Create echo").click()
+    expect(page.locator("#conversation-section")).to_be_visible()
+
+    layout = page.evaluate(NO_HORIZONTAL_OVERFLOW)
+    assert layout["scrollWidth"] <= layout["width"], layout
+    assert layout["wide"] == [], layout
+
+    # Every form control has a label (or an accessible name).
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll("input, select, textarea")]
+             .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label"))
+             .map((el) => el.id || el.name)"""
+    )
+    assert unlabelled == []
+
+    # The status region is live, and the health line says what the server reports.
+    expect(page.locator("#status")).to_have_attribute("aria-live", "polite")
+    expect(page.locator("#health-text")).to_contain_text("Local voice engine")
+    assert page.console_errors == []
+
+
+def test_keyboard_only_clone_and_speak(page: Page, live_server: str) -> None:
+    open_page(page, live_server)
+    choose_file(page, "voice.wav", audio_file("wav", seconds=4), "audio/wav")
+
+    page.get_by_label("Voice name").focus()
+    page.keyboard.type("Keyboard voice")
+    page.keyboard.press("Tab")  # transcript
+    page.keyboard.type("Hello there.")
+    page.keyboard.press("Tab")  # consent
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # clone button
+    expect(page.get_by_role("button", name="Clone voice")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#clone-message.success")).to_be_visible(timeout=30000)
+
+    page.get_by_label("Text to speak").focus()
+    page.keyboard.type("Typed without a mouse.")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#speak-message.success")).to_be_visible(timeout=30000)
+    assert page.locator("#speak-audio").evaluate(AUDIO_DURATION)["duration"] > 0
+    assert page.console_errors == []
+
+
+@pytest.fixture
+def microphone_page(browser, tmp_path):
+    """A page in a second Chromium whose microphone is Chromium's fake device playing generated speech-like audio."""
+    speech = tmp_path / "speech.wav"
+    speech.write_bytes(audio_file("wav", seconds=12, rate=48000))
+    instance = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={speech}",
+        ],
+        headless=True,
+    )
+    context = instance.new_context(permissions=["microphone"])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page, errors
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(ARTIFACTS / "test_record_from_microphone_and_clone.png"), full_page=True)
+        finally:
+            context.close()
+            instance.close()
+
+
+def test_record_from_microphone_and_clone(microphone_page, live_server: str) -> None:
+    page, errors = microphone_page
+    open_page(page, live_server)
+    page.get_by_label("Record with the microphone").check()
+    expect(page.get_by_text("10–30 s of clear speech").first).to_be_visible()
+    page.get_by_role("button", name="Start recording").click()
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_enabled()
+    expect(page.locator("#record-time")).to_have_text("0:03", timeout=10000)
+    expect(page.locator("#record-hint")).to_contain_text("enough to clone")
+    page.wait_for_timeout(700)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.locator("#record-preview")).to_be_visible()
+    expect(page.locator("#record-hint")).to_have_text(re.compile(r"^Recorded 0:0[3-6]\."))
+
+    page.get_by_label("Voice name").fill("Microphone voice")
+    page.get_by_label(re.compile("speaker agreed")).check()
+    page.get_by_role("button", name="Clone voice").click()
+    message = page.locator("#clone-message")
+    expect(message).to_have_class(re.compile("success|error"), timeout=30000)
+    assert "success" in (message.get_attribute("class") or ""), message.inner_text()
+    expect(page.locator("#voices-list li")).to_contain_text("Microphone voice")
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("health", "expected", "state"),
+    [
+        (
+            {
+                "status": "degraded",
+                "components": {
+                    "database": {"status": "unavailable", "backend": "mongodb"},
+                    "voice_provider": {"status": "ok", "provider": "fish", "description": "Fish.Audio"},
+                },
+            },
+            "Fish.Audio voice cloning · database unavailable (nothing can be saved right now)",
+            "degraded",
+        ),
+        (
+            {
+                "status": "degraded",
+                "components": {
+                    "database": {"status": "ok", "backend": "mongodb"},
+                    "voice_provider": {"status": "unavailable", "provider": None},
+                },
+            },
+            "No voice engine configured · database: MongoDB",
+            "degraded",
+        ),
+        (None, "Server unreachable", "down"),
+    ],
+    ids=["database-down", "no-provider", "unreachable"],
+)
+def test_health_line_says_what_is_wrong(page: Page, live_server: str, health, expected: str, state: str) -> None:
+    if health is None:
+        page.route("**/health", lambda route: route.abort())
+    else:
+        page.route("**/health", lambda route: route.fulfill(json=health))
+    open_page(page, live_server)
+    expect(page.locator("#health-text")).to_contain_text(expected)
+    expect(page.locator("#health")).to_have_attribute("data-state", state)
