@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up everything on a fresh Debian machine and run every check: lint, format, the Python suite.
+# Set up everything on a fresh Debian machine and run every check: ruff, the Expo app (tsc, lint, jest,
+# web export), and the whole pytest suite including browser end-to-end tests. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUIREMENTS=requirements-dev.txt scripts/setup.sh
@@ -17,6 +18,9 @@ fi
 echo "== ruff"
 ruff check .
 ruff format --check .
+
+echo "== the Expo app (npm ci, tsc, lint, jest, web export into dist/)"
+scripts/test-app.sh
 
 echo "== pytest"
 python -m pytest "$@"

@@ -95,6 +95,27 @@ def browser():
         instance.close()
 
 
+@pytest.fixture(scope="session")
+def microphone_browser(browser, tmp_path_factory):
+    """A second Chromium whose microphone is the fake device playing generated speech-like audio."""
+    from tests.audiogen import audio_file
+
+    speech = tmp_path_factory.mktemp("microphone") / "speech.wav"
+    speech.write_bytes(audio_file("wav", seconds=12, rate=48000))
+    instance = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={speech}",
+        ],
+        headless=True,
+    )
+    yield instance
+    instance.close()
+
+
 @pytest.fixture
 def page(browser, request):
     """A fresh browser context and page; a screenshot of the end state lands in artifacts/e2e/."""

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.audiogen import audio_file
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
@@ -276,20 +276,9 @@ def test_keyboard_only_clone_and_speak(page: Page, live_server: str) -> None:
 
 
 @pytest.fixture
-def microphone_page(browser, tmp_path):
-    """A page in a second Chromium whose microphone is Chromium's fake device playing generated speech-like audio."""
-    speech = tmp_path / "speech.wav"
-    speech.write_bytes(audio_file("wav", seconds=12, rate=48000))
-    instance = browser.browser_type.launch(
-        executable_path=CHROMIUM,
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-audio-capture={speech}",
-        ],
-        headless=True,
-    )
+def microphone_page(microphone_browser):
+    """A page whose microphone plays generated speech-like audio."""
+    instance = microphone_browser
     context = instance.new_context(permissions=["microphone"])
     page = context.new_page()
     errors: list[str] = []
@@ -302,7 +291,6 @@ def microphone_page(browser, tmp_path):
             page.screenshot(path=str(ARTIFACTS / "test_record_from_microphone_and_clone.png"), full_page=True)
         finally:
             context.close()
-            instance.close()
 
 
 def test_record_from_microphone_and_clone(microphone_page, live_server: str) -> None:

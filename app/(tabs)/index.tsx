@@ -1,0 +1,3 @@
+import { EchoListScreen } from '@/components/echos/EchoListScreen';
+
+export default EchoListScreen;

@@ -1,0 +1,3 @@
+import { SettingsScreen } from '@/components/settings/SettingsScreen';
+
+export default SettingsScreen;

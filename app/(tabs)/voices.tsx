@@ -1,0 +1,3 @@
+import { VoicesScreen } from '@/components/voices/VoicesScreen';
+
+export default VoicesScreen;

@@ -1,0 +1,3 @@
+import { CreateEchoScreen } from '@/components/echos/CreateEchoScreen';
+
+export default CreateEchoScreen;

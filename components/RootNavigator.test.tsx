@@ -1,0 +1,45 @@
+import { Slot } from 'expo-router';
+import { renderRouter, screen } from 'expo-router/testing-library';
+import { Text } from 'react-native';
+
+import { RootNavigator } from './RootNavigator';
+
+function routes(signedIn: boolean) {
+  return {
+    _layout: () => <RootNavigator signedIn={signedIn} />,
+    '(tabs)/_layout': () => <Slot />,
+    '(tabs)/index': () => <Text>Echos home</Text>,
+    '(tabs)/settings': () => <Text>Settings page</Text>,
+    '(auth)/sign-in': () => <Text>Sign in page</Text>,
+    'echo/new': () => <Text>New echo page</Text>,
+    'echo/[id]': () => <Text>Conversation page</Text>,
+    '+not-found': () => <Text>Not found page</Text>,
+  };
+}
+
+describe('sign-in guard', () => {
+  it('sends a signed-out user from the home screen to sign-in', () => {
+    renderRouter(routes(false), { initialUrl: '/' });
+    expect(screen.getByText('Sign in page')).toBeTruthy();
+    expect(screen.queryByText('Echos home')).toBeNull();
+  });
+
+  it.each(['/echo/e1', '/echo/new', '/settings'])('keeps a signed-out user out of %s', (url) => {
+    renderRouter(routes(false), { initialUrl: url });
+    expect(screen.getByText('Sign in page')).toBeTruthy();
+    expect(screen.queryByText('Conversation page')).toBeNull();
+    expect(screen.queryByText('New echo page')).toBeNull();
+    expect(screen.queryByText('Settings page')).toBeNull();
+  });
+
+  it('lets a signed-in user in', () => {
+    renderRouter(routes(true), { initialUrl: '/echo/e1' });
+    expect(screen.getByText('Conversation page')).toBeTruthy();
+  });
+
+  it('sends a signed-in user away from sign-in', () => {
+    renderRouter(routes(true), { initialUrl: '/sign-in' });
+    expect(screen.queryByText('Sign in page')).toBeNull();
+    expect(screen.getByText('Echos home')).toBeTruthy();
+  });
+});

@@ -1,0 +1,18 @@
+/** The root stack with the sign-in guard: signed-out users only reach the sign-in screen. */
+import { Stack } from 'expo-router';
+
+export function RootNavigator({ signedIn }: { signedIn: boolean }) {
+  return (
+    <Stack>
+      <Stack.Protected guard={signedIn}>
+        <Stack.Screen name="(tabs)" options={{ headerShown: false }} />
+        <Stack.Screen name="echo/new" options={{ title: 'New echo', presentation: 'modal' }} />
+        <Stack.Screen name="echo/[id]" options={{ title: 'Conversation' }} />
+      </Stack.Protected>
+      <Stack.Protected guard={!signedIn}>
+        <Stack.Screen name="(auth)/sign-in" options={{ headerShown: false, title: 'Sign in' }} />
+      </Stack.Protected>
+      <Stack.Screen name="+not-found" options={{ title: 'Not found' }} />
+    </Stack>
+  );
+}

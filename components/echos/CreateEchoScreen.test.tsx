@@ -1,0 +1,133 @@
+import { act, fireEvent, screen, waitFor } from '@testing-library/react-native';
+import * as DocumentPicker from 'expo-document-picker';
+
+import { ApiError } from '@/lib/api';
+import type { UploadResponse } from '@/lib/types';
+import { deferred, makeMockApi } from '@/test-utils/api';
+import { ECHO, VOICE } from '@/test-utils/fixtures';
+import { renderWithSession } from '@/test-utils/render';
+import { mockRouter } from '@/test-utils/router';
+
+import { CreateEchoScreen } from './CreateEchoScreen';
+
+jest.mock('expo-router', () => require('@/test-utils/router').routerModule());
+
+const picked = {
+  canceled: false,
+  assets: [{ uri: 'file:///cache/rose.wav', name: 'rose.wav', mimeType: 'audio/wav', size: 480_000, lastModified: 0 }],
+} as unknown as DocumentPicker.DocumentPickerResult;
+
+const UPLOADED: UploadResponse = {
+  success: true,
+  model_id: 'm1',
+  reference_id: 'm1',
+  name: 'Grandma Rose',
+  provider: 'local',
+  database_record: VOICE,
+  warnings: [],
+};
+
+beforeEach(() => {
+  jest.clearAllMocks();
+  jest.mocked(DocumentPicker.getDocumentAsync).mockResolvedValue(picked);
+});
+
+async function fillForm() {
+  fireEvent.changeText(screen.getByTestId('echo-name-input'), '  Grandma Rose ');
+  fireEvent.changeText(screen.getByTestId('echo-persona-input'), 'Warm, funny, loves gardening.');
+  await act(async () => fireEvent.press(screen.getByTestId('pick-file-button')));
+  expect(await screen.findByText('rose.wav')).toBeTruthy();
+}
+
+describe('CreateEchoScreen', () => {
+  it('explains what is missing and uploads nothing', async () => {
+    const api = makeMockApi();
+    renderWithSession(<CreateEchoScreen />, { api });
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    expect(await screen.findByText('Give your echo a name.')).toBeTruthy();
+    expect(screen.getByText('Choose an audio file or record a voice.')).toBeTruthy();
+    expect(screen.getByText("You need the speaker's consent to clone their voice.")).toBeTruthy();
+    expect(api.uploadReference).not.toHaveBeenCalled();
+  });
+
+  it('needs consent even when everything else is filled in', async () => {
+    const api = makeMockApi();
+    renderWithSession(<CreateEchoScreen />, { api });
+    await fillForm();
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    expect(await screen.findByText("You need the speaker's consent to clone their voice.")).toBeTruthy();
+    expect(api.uploadReference).not.toHaveBeenCalled();
+  });
+
+  it('uploads with progress, creates the echo, then goes back to the list', async () => {
+    const api = makeMockApi();
+    const upload = deferred<UploadResponse>();
+    let reportProgress: (p: number) => void = () => undefined;
+    api.uploadReference.mockImplementation((_input, handlers) => {
+      reportProgress = handlers?.onProgress ?? reportProgress;
+      return upload.promise;
+    });
+    api.createEcho.mockResolvedValue({ success: true, echo: ECHO });
+    renderWithSession(<CreateEchoScreen />, { api });
+    await fillForm();
+    fireEvent.press(screen.getByTestId('consent-checkbox'));
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+
+    await waitFor(() => expect(api.uploadReference).toHaveBeenCalled());
+    expect(api.uploadReference.mock.calls[0]![0]).toEqual({
+      file: { uri: 'file:///cache/rose.wav', name: 'rose.wav', mimeType: 'audio/wav', file: null },
+      name: 'Grandma Rose',
+      consent: true,
+      transcript: undefined,
+    });
+    act(() => reportProgress(0.42));
+    expect(screen.getByText('Uploading voice… 42%')).toBeTruthy();
+
+    await act(async () => upload.resolve(UPLOADED));
+    await waitFor(() => expect(mockRouter.back).toHaveBeenCalled());
+    expect(api.createEcho).toHaveBeenCalledWith({ name: 'Grandma Rose', persona_prompt: 'Warm, funny, loves gardening.', voice_model_id: 'm1' });
+  });
+
+  it("shows the server's message when the upload is refused", async () => {
+    const api = makeMockApi();
+    api.uploadReference.mockRejectedValue(new ApiError(422, 'audio_too_short', 'The recording is 1.5 seconds long; it must be at least 3 seconds.'));
+    renderWithSession(<CreateEchoScreen />, { api });
+    await fillForm();
+    fireEvent.press(screen.getByTestId('consent-checkbox'));
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    expect(await screen.findByText('The recording is 1.5 seconds long; it must be at least 3 seconds.')).toBeTruthy();
+    expect(api.createEcho).not.toHaveBeenCalled();
+    expect(mockRouter.back).not.toHaveBeenCalled();
+  });
+
+  it('retries creating the echo without uploading the voice again', async () => {
+    const api = makeMockApi();
+    api.uploadReference.mockResolvedValue(UPLOADED);
+    api.createEcho.mockRejectedValueOnce(new ApiError(503, 'database_unavailable', 'The database is unavailable. Please try again.'));
+    api.createEcho.mockResolvedValueOnce({ success: true, echo: ECHO });
+    renderWithSession(<CreateEchoScreen />, { api });
+    await fillForm();
+    fireEvent.press(screen.getByTestId('consent-checkbox'));
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    expect(await screen.findByText('The database is unavailable. Please try again.')).toBeTruthy();
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    await waitFor(() => expect(mockRouter.back).toHaveBeenCalled());
+    expect(api.uploadReference).toHaveBeenCalledTimes(1);
+    expect(api.createEcho).toHaveBeenCalledTimes(2);
+  });
+
+  it('uses a recording made in the app', async () => {
+    const audio = jest.requireMock('expo-audio') as { __recorderState: { isRecording: boolean; durationMillis: number } };
+    const api = makeMockApi();
+    const view = renderWithSession(<CreateEchoScreen />, { api });
+    await act(async () => fireEvent.press(screen.getByTestId('record-button')));
+    audio.__recorderState.isRecording = true;
+    audio.__recorderState.durationMillis = 12_000;
+    view.rerender(<CreateEchoScreen />);
+    expect(screen.getByText('● Recording 12 s')).toBeTruthy();
+    await act(async () => fireEvent.press(screen.getByTestId('stop-recording-button')));
+    audio.__recorderState.isRecording = false;
+    expect(await screen.findByText('New recording')).toBeTruthy();
+    expect(screen.getByText('12 s')).toBeTruthy();
+  });
+});

@@ -1,0 +1,61 @@
+import { act, fireEvent, screen, waitFor } from '@testing-library/react-native';
+
+import { deferred, makeMockApi } from '@/test-utils/api';
+import { ECHO } from '@/test-utils/fixtures';
+import { renderWithSession } from '@/test-utils/render';
+import { mockRouter } from '@/test-utils/router';
+
+import { EchoListScreen } from './EchoListScreen';
+
+jest.mock('expo-router', () => require('@/test-utils/router').routerModule());
+
+beforeEach(() => jest.clearAllMocks());
+
+describe('EchoListScreen', () => {
+  it('shows a loading state, then the echos', async () => {
+    const api = makeMockApi();
+    const pending = deferred<{ success: true; echos: (typeof ECHO)[]; count: number }>();
+    api.listEchos.mockReturnValue(pending.promise);
+    renderWithSession(<EchoListScreen />, { api });
+    expect(screen.getByTestId('loading-view')).toBeTruthy();
+    await act(async () => pending.resolve({ success: true, echos: [ECHO], count: 1 }));
+    expect(screen.getByText('Grandma Rose')).toBeTruthy();
+    expect(screen.getByText('Warm, funny, loves gardening.')).toBeTruthy();
+  });
+
+  it('shows the empty state with a create button', async () => {
+    const api = makeMockApi();
+    api.listEchos.mockResolvedValue({ success: true, echos: [], count: 0 });
+    renderWithSession(<EchoListScreen />, { api });
+    expect(await screen.findByText('No echos yet')).toBeTruthy();
+    fireEvent.press(screen.getByTestId('new-echo-button'));
+    expect(mockRouter.push).toHaveBeenCalledWith('/echo/new');
+  });
+
+  it("shows the server's message on error and retries", async () => {
+    const api = makeMockApi();
+    api.listEchos.mockRejectedValueOnce(new Error('The database is unavailable right now.'));
+    api.listEchos.mockResolvedValueOnce({ success: true, echos: [ECHO], count: 1 });
+    renderWithSession(<EchoListScreen />, { api });
+    expect(await screen.findByText('The database is unavailable right now.')).toBeTruthy();
+    fireEvent.press(screen.getByTestId('retry-button'));
+    expect(await screen.findByText('Grandma Rose')).toBeTruthy();
+  });
+
+  it('opens a conversation when an echo is pressed', async () => {
+    const api = makeMockApi();
+    api.listEchos.mockResolvedValue({ success: true, echos: [ECHO], count: 1 });
+    renderWithSession(<EchoListScreen />, { api });
+    fireEvent.press(await screen.findByTestId('echo-row-e1'));
+    expect(mockRouter.push).toHaveBeenCalledWith('/echo/e1');
+  });
+
+  it('reloads on pull to refresh', async () => {
+    const api = makeMockApi();
+    api.listEchos.mockResolvedValue({ success: true, echos: [ECHO], count: 1 });
+    renderWithSession(<EchoListScreen />, { api });
+    const list = await screen.findByTestId('echo-list');
+    await act(async () => list.props.refreshControl.props.onRefresh());
+    await waitFor(() => expect(api.listEchos).toHaveBeenCalledTimes(2));
+  });
+});

@@ -1,0 +1,262 @@
+import { ApiError, createApiClient, errorFromResponse, guessMimeType, type Credentials } from './api';
+
+type FetchCall = [string, RequestInit];
+
+function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}) {
+  return {
+    ok: status >= 200 && status < 300,
+    status,
+    headers: { get: (name: string) => headers[name] ?? headers[name.toLowerCase()] ?? null },
+    text: async () => (typeof body === 'string' ? body : JSON.stringify(body)),
+  } as unknown as Response;
+}
+
+function setup(responses: (Response | Error)[], credentials: Credentials = { userId: 'u1', accessToken: null }) {
+  const fetchImpl = jest.fn(async (_url: string, _init?: RequestInit) => {
+    const next = responses.shift();
+    if (!next) throw new Error('no more responses');
+    if (next instanceof Error) throw next;
+    return next;
+  });
+  const sleep = jest.fn(async () => undefined);
+  const onUnauthorized = jest.fn();
+  const api = createApiClient({
+    baseUrl: 'http://localhost:5000/',
+    fetchImpl: fetchImpl as unknown as typeof fetch,
+    getCredentials: () => credentials,
+    onUnauthorized,
+    sleep,
+  });
+  const call = (i: number) => fetchImpl.mock.calls[i] as unknown as FetchCall;
+  return { api, fetchImpl, sleep, onUnauthorized, call };
+}
+
+describe('API client requests', () => {
+  it('sends user_id as a query parameter on GET and parses the answer', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, echos: [], count: 0 })]);
+    await expect(api.listEchos()).resolves.toEqual({ success: true, echos: [], count: 0 });
+    const [url, init] = call(0);
+    expect(url).toBe('http://localhost:5000/api/echos?user_id=u1');
+    expect(init.method).toBe('GET');
+    expect(init.body).toBeUndefined();
+    expect((init.headers as Record<string, string>).Authorization).toBeUndefined();
+  });
+
+  it('sends user_id in the JSON body on POST', async () => {
+    const { api, call } = setup([jsonResponse(201, { success: true, echo: { _id: 'e1' } })]);
+    await api.createEcho({ name: 'Rose', persona_prompt: 'Kind', voice_model_id: 'm1' });
+    const [url, init] = call(0);
+    expect(url).toBe('http://localhost:5000/api/echo');
+    expect(init.method).toBe('POST');
+    expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    expect(JSON.parse(init.body as string)).toEqual({ name: 'Rose', persona_prompt: 'Kind', voice_model_id: 'm1', user_id: 'u1' });
+  });
+
+  it('sends user_id in the body on PATCH and in the query on DELETE, with ids escaped', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, echo: {} }), jsonResponse(200, { success: true, message: 'deleted' })]);
+    await api.updateEcho('e/1', { name: 'New' });
+    await api.deleteVoiceModel('m 1');
+    expect(call(0)[0]).toBe('http://localhost:5000/api/echo/e%2F1');
+    expect(call(0)[1].method).toBe('PATCH');
+    expect(JSON.parse(call(0)[1].body as string)).toEqual({ name: 'New', user_id: 'u1' });
+    expect(call(1)[0]).toBe('http://localhost:5000/api/voice-models/m%201?user_id=u1');
+    expect(call(1)[1].method).toBe('DELETE');
+  });
+
+  it('adds the bearer token when signed in with Auth0', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, messages: [] })], { userId: 'u1', accessToken: 'tok' });
+    await api.listMessages('e1', 50);
+    expect(call(0)[0]).toBe('http://localhost:5000/api/conversation/e1?limit=50&user_id=u1');
+    expect((call(0)[1].headers as Record<string, string>).Authorization).toBe('Bearer tok');
+  });
+
+  it('registers a user without a user_id and with the identity in the path', async () => {
+    const { api, call } = setup([jsonResponse(201, { success: true, user: 'u9', user_record: {}, created: true })], { userId: null, accessToken: null });
+    await api.ensureUser('local|alex');
+    expect(call(0)[0]).toBe('http://localhost:5000/api/users/local%7Calex');
+    expect(JSON.parse(call(0)[1].body as string)).toEqual({});
+  });
+
+  it('asks for mp3 by default and passes the reference id when synthesizing', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, audio_url: '/api/audio/t.mp3' })]);
+    await api.synthesize('Hello', 'm1');
+    expect(JSON.parse(call(0)[1].body as string)).toEqual({ text: 'Hello', format: 'mp3', reference_id: 'm1', user_id: 'u1' });
+  });
+
+  it('builds audio sources on the backend with user_id and the bearer header', () => {
+    const local = setup([]).api;
+    expect(local.audioSource('/api/audio/t.mp3')).toEqual({ uri: 'http://localhost:5000/api/audio/t.mp3?user_id=u1' });
+    const auth0 = setup([], { userId: 'u1', accessToken: 'tok' }).api;
+    expect(auth0.audioSource('/api/audio/t.mp3?x=1')).toEqual({
+      uri: 'http://localhost:5000/api/audio/t.mp3?x=1&user_id=u1',
+      headers: { Authorization: 'Bearer tok' },
+    });
+    expect(local.resolveUrl('https://cdn.example.org/a.mp3')).toBe('https://cdn.example.org/a.mp3');
+  });
+});
+
+describe('API client errors and retries', () => {
+  it("turns an error body into an ApiError with the server's message", async () => {
+    const { api } = setup([jsonResponse(404, { success: false, error: 'not_found', message: 'Echo not found.' })]);
+    const error = await api.getEcho('nope').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 404, code: 'not_found', message: 'Echo not found.' });
+  });
+
+  it('falls back to plain words when the body is not JSON', () => {
+    const error = errorFromResponse(502, '<html>Bad gateway</html>', null);
+    expect(error.code).toBe('http_502');
+    expect(error.message).toMatch(/voice service/i);
+  });
+
+  it('retries a GET on 503 and then succeeds', async () => {
+    const { api, fetchImpl, sleep } = setup([
+      jsonResponse(503, { success: false, error: 'database_unavailable', message: 'Database unavailable' }),
+      jsonResponse(200, { success: true, echos: [], count: 0 }),
+    ]);
+    await expect(api.listEchos()).resolves.toMatchObject({ count: 0 });
+    expect(fetchImpl).toHaveBeenCalledTimes(2);
+    expect(sleep).toHaveBeenCalledTimes(1);
+  });
+
+  it('honours Retry-After on 429 and gives up after the retry budget', async () => {
+    const busy = () => jsonResponse(429, { success: false, error: 'rate_limited', message: 'Slow down.' }, { 'Retry-After': '2' });
+    const { api, fetchImpl, sleep } = setup([busy(), busy(), busy()]);
+    await expect(api.listVoiceModels()).rejects.toMatchObject({ status: 429, message: 'Slow down.', retryAfterSeconds: 2 });
+    expect(fetchImpl).toHaveBeenCalledTimes(3);
+    expect(sleep).toHaveBeenCalledWith(2000);
+  });
+
+  it('never retries a POST', async () => {
+    const { api, fetchImpl } = setup([jsonResponse(503, { success: false, error: 'provider_unavailable', message: 'Voice service down.' })]);
+    await expect(api.synthesize('Hi')).rejects.toMatchObject({ status: 503, message: 'Voice service down.' });
+    expect(fetchImpl).toHaveBeenCalledTimes(1);
+  });
+
+  it('reports a connection failure in plain words, naming the server', async () => {
+    const { api } = setup([new TypeError('Network request failed'), new TypeError('x'), new TypeError('x')]);
+    await expect(api.listEchos()).rejects.toMatchObject({ status: 0, code: 'network_error', message: expect.stringContaining('http://localhost:5000') });
+  });
+
+  it('calls onUnauthorized on 401', async () => {
+    const { api, onUnauthorized } = setup([jsonResponse(401, { success: false, error: 'unauthorized', message: 'Token expired.' })]);
+    await expect(api.listEchos()).rejects.toMatchObject({ status: 401 });
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
+  });
+});
+
+class FakeXhr {
+  static last: FakeXhr | null = null;
+  method = '';
+  url = '';
+  headers: Record<string, string> = {};
+  body: FormData | null = null;
+  status = 0;
+  responseText = '';
+  timeout = 0;
+  upload: { onprogress: ((e: { lengthComputable: boolean; loaded: number; total: number }) => void) | null } = { onprogress: null };
+  onload: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  ontimeout: (() => void) | null = null;
+  onabort: (() => void) | null = null;
+  constructor() {
+    FakeXhr.last = this;
+  }
+  open(method: string, url: string) {
+    this.method = method;
+    this.url = url;
+  }
+  setRequestHeader(name: string, value: string) {
+    this.headers[name] = value;
+  }
+  getResponseHeader() {
+    return null;
+  }
+  send(body: FormData) {
+    this.body = body;
+  }
+  abort() {
+    this.onabort?.();
+  }
+  respond(status: number, body: unknown) {
+    this.status = status;
+    this.responseText = JSON.stringify(body);
+    this.onload?.();
+  }
+}
+
+/** Stands in for React Native's FormData, which takes {uri, name, type} file parts. */
+class FakeFormData {
+  parts: [string, unknown][] = [];
+  append(name: string, value: unknown) {
+    this.parts.push([name, value]);
+  }
+}
+
+function formEntries(form: FormData): Record<string, unknown> {
+  return Object.fromEntries((form as unknown as FakeFormData).parts);
+}
+
+const RealFormData = global.FormData;
+beforeAll(() => {
+  global.FormData = FakeFormData as unknown as typeof FormData;
+});
+afterAll(() => {
+  global.FormData = RealFormData;
+});
+
+describe('uploadReference', () => {
+  const file = { uri: 'file:///voice.wav', name: 'voice.wav', mimeType: 'audio/wav' };
+
+  function uploadClient(credentials: Credentials = { userId: 'u1', accessToken: 'tok' }) {
+    return createApiClient({
+      baseUrl: 'http://localhost:5000',
+      getCredentials: () => credentials,
+      xhrFactory: () => new FakeXhr() as unknown as XMLHttpRequest,
+    });
+  }
+
+  it('posts multipart with consent, user and file, reports progress, and resolves', async () => {
+    const progress: number[] = [];
+    const promise = uploadClient().uploadReference({ file, name: 'Rose', consent: true, transcript: ' hi ' }, { onProgress: (p) => progress.push(p) });
+    await Promise.resolve();
+    await Promise.resolve();
+    const xhr = FakeXhr.last!;
+    expect(xhr.method).toBe('POST');
+    expect(xhr.url).toBe('http://localhost:5000/api/upload-reference');
+    expect(xhr.headers.Authorization).toBe('Bearer tok');
+    const fields = formEntries(xhr.body!);
+    expect(fields).toMatchObject({ name: 'Rose', consent: 'true', user_id: 'u1', transcript: 'hi' });
+    expect(fields.audio).toEqual({ uri: 'file:///voice.wav', name: 'voice.wav', type: 'audio/wav' });
+    expect(fields.echo_id).toBeUndefined();
+    xhr.upload.onprogress?.({ lengthComputable: true, loaded: 50, total: 100 });
+    xhr.respond(201, { success: true, model_id: 'm1', reference_id: 'm1', warnings: [] });
+    await expect(promise).resolves.toMatchObject({ model_id: 'm1' });
+    expect(progress).toEqual([0.5, 1]);
+  });
+
+  it("refuses to upload without the speaker's consent", async () => {
+    await expect(uploadClient().uploadReference({ file, name: 'Rose', consent: false })).rejects.toMatchObject({ code: 'consent_required' });
+  });
+
+  it("rejects with the server's message on 422", async () => {
+    const promise = uploadClient().uploadReference({ file, name: 'Rose', consent: true });
+    await Promise.resolve();
+    await Promise.resolve();
+    FakeXhr.last!.respond(422, { success: false, error: 'audio_too_short', message: 'The recording is 1.2 seconds long; it must be at least 3 seconds.' });
+    await expect(promise).rejects.toMatchObject({ status: 422, message: 'The recording is 1.2 seconds long; it must be at least 3 seconds.' });
+  });
+
+  it('rejects with a network error when the connection fails', async () => {
+    const promise = uploadClient().uploadReference({ file, name: 'Rose', consent: true });
+    await Promise.resolve();
+    await Promise.resolve();
+    FakeXhr.last!.onerror?.();
+    await expect(promise).rejects.toMatchObject({ code: 'network_error' });
+  });
+
+  it('guesses audio types from file names', () => {
+    expect(guessMimeType('a.M4A')).toBe('audio/mp4');
+    expect(guessMimeType('a.unknown')).toBe('application/octet-stream');
+  });
+});

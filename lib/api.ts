@@ -1,0 +1,372 @@
+/**
+ * The one typed client for Echo's REST API.
+ *
+ * Every call sends the caller's identity: `Authorization: Bearer <token>` when signed in
+ * with Auth0, and `user_id` (query string on GET/DELETE, body on POST/PATCH) always.
+ * Errors become `ApiError`s carrying the server's plain-words `message`; reads are retried
+ * a bounded number of times on connection errors, 429 and 502/503/504.
+ */
+import { Platform } from 'react-native';
+
+import type {
+  AudioFormat,
+  Echo,
+  HealthResponse,
+  Message,
+  MessageRole,
+  SynthesizeResponse,
+  UploadFile,
+  UploadReferenceInput,
+  UploadResponse,
+  UserRecord,
+  UserResponse,
+  VoiceModel,
+} from './types';
+
+export interface Credentials {
+  /** The backend's user id (the `user` string from POST /api/users/<id>). */
+  userId: string | null;
+  /** An Auth0 access token, when signed in with Auth0. */
+  accessToken: string | null;
+}
+
+export interface ApiClientOptions {
+  baseUrl: string;
+  getCredentials?: () => Credentials | null;
+  /** Called when the server answers 401 (an expired or rejected token). */
+  onUnauthorized?: (error: ApiError) => void;
+  fetchImpl?: typeof fetch;
+  xhrFactory?: () => XMLHttpRequest;
+  /** Per-request timeout for JSON calls, in milliseconds. */
+  timeoutMs?: number;
+  /** Timeout for speech synthesis, which can take a while. */
+  synthesizeTimeoutMs?: number;
+  /** Timeout for an upload, in milliseconds. */
+  uploadTimeoutMs?: number;
+  /** Retries for safe (GET) requests on connection errors, 429 and 502/503/504. */
+  maxRetries?: number;
+  /** Base delay between retries; doubles each time, with jitter, capped at 8 s. */
+  retryBaseDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** An error from the API, or from reaching it; `message` is fit to show to a person. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly retryAfterSeconds: number | null;
+
+  constructor(status: number, code: string, message: string, retryAfterSeconds: number | null = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  get isNetworkError(): boolean {
+    return this.status === 0;
+  }
+}
+
+const FALLBACK_MESSAGES: Record<number, string> = {
+  400: 'The request was not accepted. Please check what you entered.',
+  401: 'Your session has expired. Please sign in again.',
+  403: 'You are not allowed to do that.',
+  404: 'That item could not be found. It may have been deleted.',
+  409: 'That conflicts with something that already exists.',
+  413: 'That file is too large to upload.',
+  415: 'That file does not look like audio. Please choose a recording.',
+  422: 'The recording must be between 3 seconds and 4.5 minutes long.',
+  429: 'Too many requests. Please wait a moment and try again.',
+  500: 'The server had a problem. Please try again.',
+  502: 'The voice service had a problem. Please try again shortly.',
+  503: 'The service is unavailable right now. Please try again shortly.',
+  504: 'The voice service took too long to answer. Please try again.',
+};
+
+export function fallbackMessage(status: number): string {
+  return FALLBACK_MESSAGES[status] ?? (status >= 500 ? FALLBACK_MESSAGES[500]! : 'Something went wrong. Please try again.');
+}
+
+/** Turns a response's status and body text into an ApiError. */
+export function errorFromResponse(status: number, bodyText: string, retryAfter: string | null): ApiError {
+  let code = `http_${status}`;
+  let message = fallbackMessage(status);
+  try {
+    const body: unknown = JSON.parse(bodyText);
+    if (body && typeof body === 'object') {
+      const b = body as { error?: unknown; message?: unknown };
+      if (typeof b.error === 'string' && b.error) code = b.error;
+      if (typeof b.message === 'string' && b.message.trim()) message = b.message.trim();
+    }
+  } catch {
+    // Not JSON (a proxy's HTML error page, say): keep the plain fallback message.
+  }
+  const seconds = retryAfter !== null && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) : null;
+  return new ApiError(status, code, message, seconds);
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+const MAX_RETRY_DELAY_MS = 8000;
+
+type Query = Record<string, string | number | undefined | null>;
+
+interface RequestOptions {
+  query?: Query;
+  body?: Record<string, unknown>;
+  /** Adds the caller's user_id (default true). */
+  withUser?: boolean;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+function buildQuery(query: Query): string {
+  const parts = Object.entries(query)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+const seg = (value: string) => encodeURIComponent(value);
+
+const MIME_BY_EXT: Record<string, string> = {
+  wav: 'audio/wav',
+  mp3: 'audio/mpeg',
+  m4a: 'audio/mp4',
+  aac: 'audio/aac',
+  ogg: 'audio/ogg',
+  opus: 'audio/opus',
+  webm: 'audio/webm',
+  flac: 'audio/flac',
+  caf: 'audio/x-caf',
+  '3gp': 'audio/3gpp',
+};
+
+export function guessMimeType(fileName: string): string {
+  const ext = fileName.split('.').pop()?.toLowerCase() ?? '';
+  return MIME_BY_EXT[ext] ?? 'application/octet-stream';
+}
+
+export function createApiClient(options: ApiClientOptions) {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const doFetch = options.fetchImpl ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const maxRetries = Math.max(0, options.maxRetries ?? 2);
+  const retryBase = options.retryBaseDelayMs ?? 500;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  const credentials = (): Credentials => options.getCredentials?.() ?? { userId: null, accessToken: null };
+
+  function authHeaders(): Record<string, string> {
+    const token = credentials().accessToken;
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  }
+
+  function fail(error: ApiError): never {
+    if (error.status === 401) options.onUnauthorized?.(error);
+    throw error;
+  }
+
+  async function once<T>(method: string, url: string, init: RequestInit, ms: number, signal?: AbortSignal): Promise<T> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, ms);
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort);
+    let response: Response;
+    try {
+      response = await doFetch(url, { ...init, method, signal: controller.signal });
+    } catch {
+      if (timedOut) throw new ApiError(0, 'timeout', 'The server took too long to answer. Please try again.');
+      if (signal?.aborted) throw new ApiError(0, 'aborted', 'The request was cancelled.');
+      throw new ApiError(0, 'network_error', `Could not reach the Echo server at ${baseUrl}. Check your connection and that the server is running.`);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+    const text = await response.text();
+    if (!response.ok) throw errorFromResponse(response.status, text, response.headers.get('Retry-After'));
+    try {
+      return (text ? JSON.parse(text) : {}) as T;
+    } catch {
+      throw new ApiError(response.status, 'invalid_response', 'The server sent an answer the app could not read.');
+    }
+  }
+
+  async function request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
+    const withUser = opts.withUser ?? true;
+    const { userId } = credentials();
+    const query: Query = { ...(opts.query ?? {}) };
+    let body: Record<string, unknown> | undefined = opts.body;
+    if (withUser && userId) {
+      if (method === 'GET' || method === 'DELETE') query.user_id = userId;
+      else body = { ...(body ?? {}), user_id: userId };
+    }
+    const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders() };
+    const init: RequestInit = { headers };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const url = `${baseUrl}${path}${buildQuery(query)}`;
+    const retries = method === 'GET' ? maxRetries : 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await once<T>(method, url, init, opts.timeoutMs ?? timeoutMs, opts.signal);
+      } catch (e) {
+        const error = e as ApiError;
+        const retryable = error.code === 'network_error' || error.code === 'timeout' || RETRYABLE_STATUS.has(error.status);
+        if (!retryable || attempt >= retries || opts.signal?.aborted) fail(error);
+        const backoff = Math.min(MAX_RETRY_DELAY_MS, retryBase * 2 ** attempt);
+        const delay = error.retryAfterSeconds !== null ? Math.min(MAX_RETRY_DELAY_MS, error.retryAfterSeconds * 1000) : backoff / 2 + Math.random() * (backoff / 2);
+        await sleep(delay);
+      }
+    }
+  }
+
+  async function appendAudio(form: FormData, file: UploadFile): Promise<void> {
+    const type = file.mimeType || guessMimeType(file.name);
+    if (file.file) {
+      form.append('audio', file.file, file.name);
+    } else if (Platform.OS === 'web') {
+      // A blob: or data: URI from the web recorder or picker.
+      const blob = await (await doFetch(file.uri)).blob();
+      form.append('audio', blob, file.name);
+    } else {
+      // React Native's FormData takes a {uri, name, type} descriptor for files.
+      form.append('audio', { uri: file.uri, name: file.name, type } as unknown as Blob);
+    }
+  }
+
+  /** Uploads a voice reference with XMLHttpRequest, which (unlike fetch) reports upload progress. */
+  async function uploadReference(
+    input: UploadReferenceInput,
+    handlers: { onProgress?: (fraction: number) => void; signal?: AbortSignal } = {},
+  ): Promise<UploadResponse> {
+    if (!input.consent) {
+      throw new ApiError(400, 'consent_required', "Please confirm that you have the speaker's consent before uploading their voice.");
+    }
+    const form = new FormData();
+    await appendAudio(form, input.file);
+    form.append('name', input.name);
+    form.append('consent', 'true');
+    const { userId } = credentials();
+    if (userId) form.append('user_id', userId);
+    if (input.echoId) form.append('echo_id', input.echoId);
+    if (input.transcript?.trim()) form.append('transcript', input.transcript.trim());
+
+    const xhr = options.xhrFactory ? options.xhrFactory() : new XMLHttpRequest();
+    return new Promise<UploadResponse>((resolve, reject) => {
+      const rejectWith = (error: ApiError) => {
+        if (error.status === 401) options.onUnauthorized?.(error);
+        reject(error);
+      };
+      xhr.open('POST', `${baseUrl}/api/upload-reference`);
+      xhr.timeout = options.uploadTimeoutMs ?? 180_000;
+      xhr.setRequestHeader('Accept', 'application/json');
+      for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+      if (xhr.upload) {
+        xhr.upload.onprogress = (event) => {
+          if (event.lengthComputable && event.total > 0) handlers.onProgress?.(Math.min(1, event.loaded / event.total));
+        };
+      }
+      xhr.onload = () => {
+        const text = typeof xhr.responseText === 'string' ? xhr.responseText : '';
+        if (xhr.status >= 200 && xhr.status < 300) {
+          try {
+            handlers.onProgress?.(1);
+            resolve(JSON.parse(text) as UploadResponse);
+          } catch {
+            rejectWith(new ApiError(xhr.status, 'invalid_response', 'The server sent an answer the app could not read.'));
+          }
+        } else {
+          rejectWith(errorFromResponse(xhr.status, text, xhr.getResponseHeader('Retry-After')));
+        }
+      };
+      xhr.onerror = () =>
+        rejectWith(new ApiError(0, 'network_error', `Could not reach the Echo server at ${baseUrl}. Check your connection and that the server is running.`));
+      xhr.ontimeout = () => rejectWith(new ApiError(0, 'timeout', 'The upload took too long. Please try a shorter recording or a better connection.'));
+      xhr.onabort = () => rejectWith(new ApiError(0, 'aborted', 'The upload was cancelled.'));
+      handlers.signal?.addEventListener('abort', () => xhr.abort());
+      xhr.send(form);
+    });
+  }
+
+  /** An absolute URL for a backend path such as "/api/audio/<token>.mp3". */
+  function resolveUrl(pathOrUrl: string): string {
+    if (/^https?:\/\//i.test(pathOrUrl)) return pathOrUrl;
+    return `${baseUrl}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`;
+  }
+
+  /** A source for expo-audio: the audio URL (with user_id) and, when signed in with Auth0, the bearer header. */
+  function audioSource(audioUrl: string): { uri: string; headers?: Record<string, string> } {
+    const url = resolveUrl(audioUrl);
+    const { userId } = credentials();
+    const uri = userId && !/[?&]user_id=/.test(url) ? `${url}${url.includes('?') ? '&' : '?'}user_id=${encodeURIComponent(userId)}` : url;
+    const headers = authHeaders();
+    return Object.keys(headers).length ? { uri, headers } : { uri };
+  }
+
+  return {
+    baseUrl,
+    resolveUrl,
+    audioSource,
+
+    health: () => request<HealthResponse>('GET', '/health', { withUser: false, timeoutMs: 8000 }),
+
+    /** Creates the user on first sign-in (201) or returns the existing one (200). */
+    ensureUser: (auth0UserId: string, email?: string | null) =>
+      request<UserResponse>('POST', `/api/users/${seg(auth0UserId)}`, {
+        body: email ? { email } : {},
+        withUser: false,
+      }),
+    getUser: (auth0UserId: string) =>
+      request<{ success: true; user: UserRecord }>('GET', `/api/users/${seg(auth0UserId)}`, { withUser: false }),
+    /** Deletes the caller's own account and everything in it (voices, recordings, echos, messages). */
+    deleteUser: (auth0UserId: string) =>
+      request<{ success: true; message?: string }>('DELETE', `/api/users/${seg(auth0UserId)}`, { timeoutMs: 60_000 }),
+
+    uploadReference,
+
+    synthesize: (text: string, referenceId?: string | null, format: AudioFormat = 'mp3') =>
+      request<SynthesizeResponse>('POST', '/api/synthesize', {
+        body: { text, format, ...(referenceId ? { reference_id: referenceId } : {}) },
+        timeoutMs: options.synthesizeTimeoutMs ?? 90_000,
+      }),
+
+    listVoiceModels: (page: { limit?: number; offset?: number } = {}) =>
+      request<{ success: true; voice_models: VoiceModel[]; count: number }>('GET', '/api/voice-models', { query: page }),
+    getVoiceModel: (modelId: string) =>
+      request<{ success: true; voice_model: VoiceModel }>('GET', `/api/voice-models/${seg(modelId)}`),
+    deleteVoiceModel: (modelId: string) =>
+      request<{ success: true; message: string }>('DELETE', `/api/voice-models/${seg(modelId)}`),
+
+    createEcho: (echo: { name: string; persona_prompt: string; voice_model_id: string }) =>
+      request<{ success: true; echo: Echo }>('POST', '/api/echo', { body: { ...echo } }),
+    listEchos: () => request<{ success: true; echos: Echo[]; count: number }>('GET', '/api/echos'),
+    getEcho: (echoId: string) => request<{ success: true; echo: Echo }>('GET', `/api/echo/${seg(echoId)}`),
+    updateEcho: (echoId: string, changes: Partial<Pick<Echo, 'name' | 'persona_prompt' | 'voice_model_id'>>) =>
+      request<{ success: true; echo: Echo }>('PATCH', `/api/echo/${seg(echoId)}`, { body: { ...changes } }),
+    deleteEcho: (echoId: string) => request<{ success: true; message?: string }>('DELETE', `/api/echo/${seg(echoId)}`),
+    getEchoVoiceModel: (echoId: string) =>
+      request<{ success: true; voice_model: VoiceModel }>('GET', `/api/echo/${seg(echoId)}/voice-model`),
+
+    listMessages: (echoId: string, limit?: number) =>
+      request<{ success: true; messages: Message[] }>('GET', `/api/conversation/${seg(echoId)}`, { query: { limit } }),
+    postMessage: (echoId: string, role: MessageRole, content: string) =>
+      request<{ success: true; message: Message }>('POST', `/api/conversation/${seg(echoId)}`, { body: { role, content } }),
+  };
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>;
+
+/** The message to show for any thrown value. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  if (error instanceof Error && error.message) return error.message;
+  return 'Something went wrong. Please try again.';
+}

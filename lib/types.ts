@@ -1,0 +1,103 @@
+/** Shapes of the Echo backend's JSON, as the app uses them. Ids are strings, times ISO 8601 UTC. */
+
+export interface UserRecord {
+  _id: string;
+  auth0_user_id: string;
+  email?: string | null;
+  created_at: string;
+}
+
+export type VoiceProvider = 'fish' | 'local' | (string & {});
+
+export interface VoiceModel {
+  _id: string;
+  model_id: string;
+  user_id: string;
+  name: string;
+  provider: VoiceProvider;
+  echo_id?: string | null;
+  file_type?: string | null;
+  duration_seconds?: number | null;
+  state?: string | null;
+  created_at: string;
+}
+
+export interface Echo {
+  _id: string;
+  user_id: string;
+  name: string;
+  persona_prompt: string;
+  voice_model_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export type MessageRole = 'user' | 'assistant';
+
+export interface Message {
+  _id: string;
+  echo_id: string;
+  role: MessageRole;
+  content: string;
+  created_at: string;
+}
+
+export type AudioFormat = 'mp3' | 'wav' | 'opus' | 'pcm';
+
+export interface UserResponse {
+  success: true;
+  user: string;
+  user_record: UserRecord;
+  created: boolean;
+}
+
+export interface UploadResponse {
+  success: true;
+  model_id: string;
+  reference_id: string;
+  name: string;
+  provider: VoiceProvider;
+  database_record: VoiceModel | null;
+  warnings: string[];
+}
+
+export interface SynthesizeResponse {
+  success: true;
+  audio_url: string;
+  audio_path: string;
+  format: AudioFormat;
+  media_type: string;
+  provider: VoiceProvider;
+  reference_id: string | null;
+}
+
+export interface HealthComponent {
+  status: string;
+  [key: string]: unknown;
+}
+
+export interface HealthResponse {
+  status: 'healthy' | 'degraded' | (string & {});
+  components: {
+    database?: HealthComponent;
+    voice_provider?: HealthComponent & { provider?: string; description?: string };
+    [key: string]: HealthComponent | undefined;
+  };
+}
+
+/** A file to upload: a native file URI, or on the web a Blob/File. */
+export interface UploadFile {
+  uri: string;
+  name: string;
+  mimeType?: string | null;
+  /** The web's File or Blob, when the picker or recorder gives one. */
+  file?: Blob | null;
+}
+
+export interface UploadReferenceInput {
+  file: UploadFile;
+  name: string;
+  consent: boolean;
+  echoId?: string;
+  transcript?: string;
+}
