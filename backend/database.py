@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 from collections.abc import Iterator
@@ -38,6 +39,24 @@ def utcnow() -> datetime:
     """Now, in UTC, at the millisecond precision MongoDB stores."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _lock_for_this_process(path: Path):
+    """Hold an exclusive lock on the embedded store for this process's life: one process per store.
+
+    The embedded store is safe under threads but not shared between processes; several workers need
+    MongoDB. The lock goes away with the process, however it ends.
+    """
+    handle = open(path, "a+")  # noqa: SIM115 - held open on purpose
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise ConfigError(
+            f"The embedded store in {path.parent} is in use by another process. Run one server process "
+            "(threads are fine), or set MONGODB_URI to share data between several processes."
+        ) from exc
+    return handle
 
 
 def parse_object_id(value: Any, field: str) -> ObjectId:
@@ -97,6 +116,7 @@ class DatabaseManager:
                 raise ConfigError("the embedded store needs DATA_DIR")
             path = Path(data_dir) / "db"
             path.mkdir(parents=True, exist_ok=True)
+            self._process_lock = _lock_for_this_process(path / ".lock")
             self.backend = "embedded"
             self._client = MongitaClientDisk(host=str(path))
             # mongita locks some operations but not all; serialise every call made through this manager.
@@ -155,6 +175,10 @@ class DatabaseManager:
         close = getattr(self._client, "close", None)
         if close:
             close()
+        lock = getattr(self, "_process_lock", None)
+        if lock is not None:
+            lock.close()
+            self._process_lock = None
 
     @staticmethod
     def _page(limit: int | None, offset: int) -> dict[str, Any]:
