@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from backend import audio
-from backend.audio_cache import AudioCache
+from backend.audio_cache import AudioCache, default_voice_namespace
 from backend.config import Settings
 from backend.errors import (
     BadRequest,
@@ -130,7 +130,7 @@ class VoiceServiceWrapper:
     def delete(self, model_id: str, *, provider_name: str | None, recordings: list[str], outputs: list[str]) -> None:
         """Delete a voice at its provider (already gone is fine), then its recordings and generated audio."""
         self.provider_for(model_id, provider_name).delete_voice(model_id)
-        self.cache.drop_voice(model_id)
+        self.cache.drop(model_id)
         for key in recordings:
             self.store.delete_reference(key)
         for name in outputs:
@@ -150,7 +150,13 @@ class VoiceServiceWrapper:
     # -- speech -----------------------------------------------------------------------------------
 
     def start_synthesis(
-        self, *, text: str, reference_id: str | None, fmt: str, provider_name: str | None = None
+        self,
+        *,
+        text: str,
+        reference_id: str | None,
+        fmt: str,
+        provider_name: str | None = None,
+        user_id: object = None,
     ) -> SynthesisJob:
         """Begin speaking ``text``: from the cache when the same request was answered before, else the provider.
 
@@ -159,6 +165,7 @@ class VoiceServiceWrapper:
         if fmt not in SYNTH_FORMATS:
             raise BadRequest(f"format must be one of {', '.join(SYNTH_FORMATS)}.")
         provider = self.provider_for(reference_id, provider_name)
+        namespace = reference_id or default_voice_namespace(user_id)
         key = self.cache.key(
             provider=provider.name,
             tag=getattr(provider, "cache_tag", ""),
@@ -166,28 +173,36 @@ class VoiceServiceWrapper:
             text=text,
             fmt=fmt,
         )
-        hit = self.cache.lookup(reference_id, key, fmt)
+        hit = self.cache.lookup(namespace, key, fmt)
         if hit is not None:
             return SynthesisJob(
                 chunks=_read_chunks(hit),
-                output=self.store.new_output(fmt),
+                output=None,
+                name=hit.name,
                 fmt=fmt,
                 media_type=audio.OUTPUT_FORMATS[fmt],
                 provider=provider.name,
                 reference_id=reference_id,
-                cached=True,
             )
         stream = provider.synthesize(text=text, reference_id=reference_id, fmt=fmt)
+        output = self.store.new_output(fmt)
         return SynthesisJob(
             chunks=stream.chunks,
-            output=self.store.new_output(fmt),
+            output=output,
+            name=output.name,
             fmt=fmt,
             media_type=stream.media_type,
             provider=provider.name,
             reference_id=reference_id,
-            cached=False,
-            on_complete=lambda path: self.cache.add(path, reference_id, key, fmt),
+            on_complete=lambda path: self.cache.add(path, namespace, key, fmt),
         )
+
+    def audio_path(self, name: str) -> Path | None:
+        """The file behind a public audio name: a generated file, or a cache entry."""
+        return self.store.output_path(name) or self.cache.entry(name)
+
+    def forget_user_cache(self, user_id: object) -> None:
+        self.cache.drop(default_voice_namespace(user_id))
 
     def synthesize(
         self, *, text: str, reference_id: str | None, fmt: str, provider_name: str | None = None
@@ -256,27 +271,30 @@ class SynthesisJob:
     """Speech on its way: iterating yields the audio as it is produced and writes it to the output file.
 
     The file appears under ``name`` only once the last byte is through; a provider failure, audio in
-    the wrong format or a client that goes away leaves nothing behind.
+    the wrong format or a client that goes away leaves nothing behind. A cache hit has no output file:
+    its ``name`` is the cache entry's.
     """
 
     def __init__(
         self,
         *,
         chunks: Iterator[bytes],
-        output: OutputFile,
+        output: OutputFile | None,
+        name: str,
         fmt: str,
         media_type: str,
         provider: str,
         reference_id: str | None,
-        cached: bool,
         on_complete: Callable[[Path], None] | None = None,
     ):
         self.fmt = fmt
         self.media_type = media_type
         self.provider = provider
         self.reference_id = reference_id
-        self.cached = cached
-        self.name = output.name
+        self.name = name
+        self.cached = output is None
+        self.size = 0
+        self._done = False
         self._output = output
         self._chunks = iter(chunks)
         self._on_complete = on_complete
@@ -300,29 +318,35 @@ class SynthesisJob:
     def __iter__(self) -> Iterator[bytes]:
         try:
             while self._pending:
-                chunk = self._pending.pop(0)
-                self._output.write(chunk)
-                yield chunk
+                yield self._pass(self._pending.pop(0))
             for chunk in self._chunks:
                 if chunk:
-                    self._output.write(chunk)
-                    yield chunk
-            path = self._output.commit(audio.finalize_wav if self.fmt == "wav" else None)
-            if self._on_complete is not None:
-                self._on_complete(path)
+                    yield self._pass(chunk)
+            if self._output is not None:
+                path = self._output.commit(audio.finalize_wav if self.fmt == "wav" else None)
+                if self._on_complete is not None:
+                    self._on_complete(path)
+            self._done = True
         finally:
             self.close()
 
+    def _pass(self, chunk: bytes) -> bytes:
+        if self._output is not None:
+            self._output.write(chunk)
+        self.size += len(chunk)
+        return chunk
+
     @property
     def complete(self) -> bool:
-        return self._output.committed
+        return self._done
 
     def close(self) -> None:
         """Release the provider's stream and drop any unfinished file."""
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
-        self._output.discard()
+        if self._output is not None:
+            self._output.discard()
 
     def result(self) -> SynthesizedAudio:
         if not self.complete:
@@ -331,7 +355,7 @@ class SynthesisJob:
             name=self.name,
             fmt=self.fmt,
             media_type=self.media_type,
-            size=self._output.size,
+            size=self.size,
             provider=self.provider,
             reference_id=self.reference_id,
         )

@@ -118,10 +118,12 @@ def test_a_deleted_voice_takes_its_cache_entries(client, fake, wav_bytes, data_d
     user = client.post("/api/users/local|c").json["user"]
     model_id = upload(client, wav_bytes, user_id=user).json["model_id"]
     request = {"text": "Hello", "reference_id": model_id, "user_id": user}
-    client.post("/api/synthesize", json=request)
-    assert files_under(data_dir / "cache" / model_id)
+    first = client.post("/api/synthesize", json=request).json
+    cached = client.post("/api/synthesize", json=request).json
+    assert cached["cached"] is True and len(files_under(data_dir / "cache")) == 1
     assert client.delete(f"/api/voice-models/{model_id}?user_id={user}").status_code == 200
-    assert not (data_dir / "cache" / model_id).exists()
+    assert files_under(data_dir / "cache") == []
+    assert client.get(first["audio_url"]).status_code == 404 and client.get(cached["audio_url"]).status_code == 404
     assert files_under(data_dir / "audio") == []  # its generated audio went too
 
 
@@ -242,3 +244,13 @@ def test_a_clone_whose_record_cannot_be_saved_is_deleted_upstream(make_live_app,
     deleted = fake.calls("DELETE", "/model/")
     assert len(created) == 1 and len(deleted) == 1
     assert files_under(data_dir / "references") == [] and files_under(data_dir / "tmp") == []
+
+
+def test_a_deleted_account_takes_its_default_voice_cache_entries(client, data_dir):
+    user = client.post("/api/users/local|d").json["user"]
+    other = client.post("/api/users/local|e").json["user"]
+    for who in (user, other):
+        client.post("/api/synthesize", json={"text": "Private words", "user_id": who})
+    assert len(files_under(data_dir / "cache")) == 2  # one entry per user: nobody is served another's request
+    assert client.delete(f"/api/users/local%7Cd?user_id={user}").status_code == 200
+    assert len(files_under(data_dir / "cache")) == 1

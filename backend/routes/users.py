@@ -75,6 +75,7 @@ def delete_user(auth0_id: str):
             svc.db.delete_voice_model(record["model_id"])
     for name in svc.db.audio_names(user_id=user["_id"]):
         svc.store.delete_output(name)
+    svc.voices.forget_user_cache(user["_id"])
     counts = svc.db.delete_user_data(user["_id"])
     counts["voice_models"] += voices
     forget_subject(current_app, auth0_id)

@@ -151,14 +151,17 @@ def synthesize():
     accept = request.headers.get("Accept", "")
     stream = stream or ("audio/" in accept and "application/json" not in accept)
     svc.purge_old_audio()
-    job = svc.voices.start_synthesis(text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name)
+    job = svc.voices.start_synthesis(
+        text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name, user_id=caller
+    )
     url = svc.links.url(job.name)
     if stream:
         return _stream_response(job, url, caller)
     for _ in job:
         pass
     result = job.result()
-    _record_audio(result.name, caller, reference_id)
+    if not job.cached:  # cache entries go with their voice or account, not with a record
+        _record_audio(result.name, caller, reference_id)
     return {
         "success": True,
         "audio_url": url,
@@ -186,7 +189,8 @@ def _stream_response(job, url: str, caller) -> Response:
 
     def generate():
         yield from job
-        _record_audio(job.name, caller, job.reference_id)
+        if not job.cached:
+            _record_audio(job.name, caller, job.reference_id)
 
     headers = {
         "X-Audio-Url": url,
@@ -202,7 +206,7 @@ def _stream_response(job, url: str, caller) -> Response:
 def get_audio(name: str):
     svc = services()
     svc.links.check(name, request.args.get("sig"))
-    path = svc.store.output_path(name)
+    path = svc.voices.audio_path(name)
     if path is None:
         raise NotFound("No audio with this name.")
     mimetype = _EXTENSION_TYPES[path.suffix.lstrip(".")]

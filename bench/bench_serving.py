@@ -1,0 +1,276 @@
+"""Serving benchmark: Echo in front of a fake Fish.Audio with a set latency. Prints a table.
+
+    .venv/bin/python bench/bench_serving.py [--quick]
+
+Starts the fake upstream (tests/fake_fish.py) on loopback and Echo under gunicorn (gunicorn.conf.py) with
+the embedded store, then measures: time to first audio byte through Echo against straight to the
+upstream, 50 concurrent syntheses at 1 s upstream latency, a cache hit, listing 50 voice models among
+1,000 and 100,000 stored, and a long run of mixed requests (server errors, open files, memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.conftest import free_port, wait_for  # noqa: E402
+from tests.fake_fish import FakeFish, Reply, mp3_like  # noqa: E402
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+class Echo:
+    """Echo under gunicorn, pointed at the fake upstream."""
+
+    def __init__(self, upstream: str, data_dir: Path, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("FISH_AUDIO", "MONGO", "AUTH0"))}
+        environment.update(
+            DATA_DIR=str(data_dir),
+            API_HOST="127.0.0.1",
+            API_PORT=str(self.port),
+            FISH_AUDIO_API_KEY="bench-key-0000000000",
+            FISH_AUDIO_API_URL=upstream,
+            FISH_AUDIO_MAX_CONCURRENCY="64",
+            GUNICORN_THREADS="64",
+            UPLOAD_RATE_LIMIT="1000000 per minute",
+            SYNTHESIZE_RATE_LIMIT="1000000 per minute",
+            LOG_LEVEL="WARNING",
+        )
+        environment.update(env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            cwd=REPO,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(f"{self.url}/health", timeout=60, process=self.process)
+
+    def worker_pid(self) -> int:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return int(children[0]) if children else self.process.pid
+
+    def open_files(self) -> int:
+        return len(os.listdir(f"/proc/{self.worker_pid()}/fd"))
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.worker_pid()}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def first_byte(method: str, url: str, **kwargs) -> float:
+    started = time.perf_counter()
+    with requests.request(method, url, stream=True, timeout=30, **kwargs) as response:
+        response.raise_for_status()
+        next(response.iter_content(chunk_size=1))
+        elapsed = time.perf_counter() - started
+        for _ in response.iter_content(chunk_size=65536):
+            pass
+    return elapsed
+
+
+def bench_ttfb(fake: FakeFish, echo: Echo, rounds: int) -> list[tuple[str, str, str]]:
+    fake.plan["POST /v1/tts"] = Reply(
+        body=mp3_like(60000), content_type="audio/mpeg", first_byte_delay=0.3, chunks=6, chunk_delay=0.05
+    )
+    direct, through = [], []
+    for index in range(rounds):
+        body = {"text": f"Time to first byte, round {index}.", "format": "mp3"}
+        direct.append(first_byte("POST", f"{fake.url}/v1/tts", json=body, headers={"model": "s2-pro"}))
+        through.append(first_byte("POST", f"{echo.url}/api/synthesize", json={**body, "stream": True}))
+    d, t = statistics.median(direct), statistics.median(through)
+    return [
+        ("time to first audio byte, upstream direct (median)", f"{d * 1000:.0f} ms", "300 ms set"),
+        ("time to first audio byte through Echo, stream=true (median)", f"{t * 1000:.0f} ms", ""),
+        ("  ratio through / direct", f"{t / d:.3f}", "goal <= 1.05"),
+    ]
+
+
+def bench_concurrency(fake: FakeFish, echo: Echo, count: int) -> list[tuple[str, str, str]]:
+    fake.plan["POST /v1/tts"] = Reply(body=mp3_like(20000), content_type="audio/mpeg", first_byte_delay=1.0)
+
+    def one(index: int) -> int:
+        body = {"text": f"Concurrent request {index} {time.time()}", "format": "mp3"}
+        return requests.post(f"{echo.url}/api/synthesize", json=body, timeout=60).status_code
+
+    started = time.perf_counter()
+    one(-1)
+    single = time.perf_counter() - started
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        started = time.perf_counter()
+        statuses = list(pool.map(one, range(count)))
+        together = time.perf_counter() - started
+    ok = sum(1 for s in statuses if s == 200)
+    return [
+        ("one synthesis at 1 s upstream latency", f"{single * 1000:.0f} ms", ""),
+        (f"{count} concurrent syntheses, wall time", f"{together * 1000:.0f} ms", f"{ok}/{count} answered 200"),
+        ("  ratio to one request", f"{together / single:.2f}", "goal <= 1.5"),
+    ]
+
+
+def bench_cache(fake: FakeFish, echo: Echo, rounds: int) -> list[tuple[str, str, str]]:
+    fake.plan["POST /v1/tts"] = Reply(body=mp3_like(40000), content_type="audio/mpeg", first_byte_delay=0.3)
+    body = {"text": "The cache should answer this one.", "format": "mp3"}
+    requests.post(f"{echo.url}/api/synthesize", json=body, timeout=30).raise_for_status()
+    upstream_calls = len(fake.calls("POST", "/v1/tts"))
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        response = requests.post(f"{echo.url}/api/synthesize", json=body, timeout=30)
+        times.append(time.perf_counter() - started)
+        assert response.json()["cached"] is True
+    assert len(fake.calls("POST", "/v1/tts")) == upstream_calls
+    return [("cache hit, whole request (median)", f"{statistics.median(times) * 1000:.1f} ms", "goal < 10 ms")]
+
+
+def bench_listing(sizes: list[int], rounds: int) -> list[tuple[str, str, str]]:
+    """The data layer directly: filling 100,000 records through HTTP would take longer than it tells."""
+    import mongomock
+    from bson import ObjectId
+
+    from backend.database import DatabaseManager
+
+    rows = []
+    backends = [("mongomock", lambda d: DatabaseManager(client=mongomock.MongoClient()))]
+    backends.append(("embedded (mongita)", lambda d: DatabaseManager(data_dir=d)))
+    if os.environ.get("MONGODB_URI"):
+        backends.append(("mongodb", lambda d: DatabaseManager(uri=os.environ["MONGODB_URI"], db_name="echo_bench")))
+    for name, make in backends:
+        for size in sizes:
+            with tempfile.TemporaryDirectory() as directory:
+                db = make(Path(directory))
+                user = ObjectId()
+                others = [ObjectId() for _ in range(10)]
+                collection = db._db.voice_models
+                db.get_user(user)  # creates the indexes
+                batch = []
+                for index in range(size):
+                    owner = user if index % 20 == 0 else others[index % 10]
+                    batch.append({"model_id": f"m{index}", "user_id": owner, "name": f"v{index}", "created_at": index})
+                    if len(batch) == 5000:
+                        collection.insert_many(batch)
+                        batch = []
+                if batch:
+                    collection.insert_many(batch)
+                times = []
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    models, _total = db.list_voice_models(user, limit=50)
+                    times.append(time.perf_counter() - started)
+                assert len(models) == 50
+                rows.append((f"list 50 of a user's models, {size:,} stored, {name}", f"{statistics.median(times) * 1000:.1f} ms", ""))
+                if name == "mongodb":
+                    db._client.drop_database("echo_bench")
+                db.close()
+    return rows
+
+
+def bench_mixed(fake: FakeFish, echo: Echo, total: int, concurrency: int) -> list[tuple[str, str, str]]:
+    fake.plan["POST /v1/tts"] = Reply(body=mp3_like(8000), content_type="audio/mpeg", first_byte_delay=0.01)
+    session_local = threading.local()
+
+    def session() -> requests.Session:
+        if not hasattr(session_local, "s"):
+            session_local.s = requests.Session()
+        return session_local.s
+
+    user = requests.post(f"{echo.url}/api/users/local%7Cbench").json()["user"]
+    echo_id = requests.post(f"{echo.url}/api/echo", json={"user_id": user, "name": "Bench"}).json()["echo"]["_id"]
+
+    def one(index: int) -> int:
+        s = session()
+        kind = index % 5
+        if kind == 0:
+            r = s.post(f"{echo.url}/api/synthesize", json={"text": f"mixed {index % 200}", "user_id": user})
+            if r.status_code == 200:
+                s.get(echo.url + r.json()["audio_url"]).content
+        elif kind == 1:
+            r = s.post(f"{echo.url}/api/conversation/{echo_id}", json={"role": "user", "content": f"m{index}", "user_id": user})
+        elif kind == 2:
+            r = s.get(f"{echo.url}/api/conversation/{echo_id}?limit=20&user_id={user}")
+        elif kind == 3:
+            r = s.get(f"{echo.url}/api/voice-models?user_id={user}")
+        else:
+            r = s.get(f"{echo.url}/api/echo/{'0' * 24}?user_id={user}")  # a 404
+        return r.status_code
+
+    # warm up, then measure
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(200)))
+    files_before, rss_before = echo.open_files(), echo.rss_mb()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        statuses = list(pool.map(one, range(total)))
+    elapsed = time.perf_counter() - started
+    files_after, rss_after = echo.open_files(), echo.rss_mb()
+    errors = sum(1 for s in statuses if s >= 500)
+    return [
+        (f"{total:,} mixed requests at concurrency {concurrency}", f"{elapsed:.1f} s", f"{total / elapsed:.0f} req/s"),
+        ("  server errors (5xx)", str(errors), "goal 0"),
+        ("  open files in the worker, before / after", f"{files_before} / {files_after}", "goal: no growth"),
+        ("  worker memory (RSS), before / after", f"{rss_before:.0f} / {rss_after:.0f} MB", "goal: growth < 50 MB"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (a smoke run)")
+    args = parser.parse_args()
+    quick = args.quick
+
+    rows: list[tuple[str, str, str]] = []
+    fake = FakeFish()
+    with tempfile.TemporaryDirectory() as directory:
+        echo = Echo(fake.url, Path(directory) / "data")
+        try:
+            rows += bench_ttfb(fake, echo, rounds=3 if quick else 10)
+            rows += bench_concurrency(fake, echo, count=50)
+            rows += bench_cache(fake, echo, rounds=5 if quick else 30)
+            rows += bench_mixed(fake, echo, total=1000 if quick else 10000, concurrency=16)
+        finally:
+            echo.stop()
+            fake.close()
+    rows += bench_listing([1000, 10000] if quick else [1000, 100000], rounds=5)
+
+    width = max(len(r[0]) for r in rows)
+    print(f"\nEcho serving benchmark — {machine()}\n")
+    print(f"{'measure'.ljust(width)}  {'result':>16}  note")
+    print(f"{'-' * width}  {'-' * 16}  {'-' * 24}")
+    for name, value, note in rows:
+        print(f"{name.ljust(width)}  {value:>16}  {note}")
+
+
+if __name__ == "__main__":
+    main()
