@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,7 +73,7 @@ def parse_object_id(value: Any, field: str) -> ObjectId:
 class DatabaseManager:
     """Users, voice models, echos and messages.
 
-    Backends: a MongoDB server (MONGODB_URI), an embedded on-disk store under DATA_DIR (mongita) when
+    Backends: a MongoDB server (MONGODB_URI), an embedded on-disk store under DATA_DIR (montydb on SQLite) when
     no URI is set, or any injected pymongo-compatible client (tests use mongomock). While MongoDB is
     unreachable every method raises DatabaseUnavailable; the driver reconnects by itself, and indexes
     are created on the first call that succeeds.
@@ -110,7 +111,7 @@ class DatabaseManager:
                 raise ConfigError(f"MONGODB_URI is not a valid MongoDB connection string: {exc}") from exc
             self._lock = None  # pymongo is thread-safe
         else:
-            from mongita import MongitaClientDisk
+            from montydb import MontyClient, set_storage
 
             if data_dir is None:
                 raise ConfigError("the embedded store needs DATA_DIR")
@@ -118,8 +119,12 @@ class DatabaseManager:
             path.mkdir(parents=True, exist_ok=True)
             self._process_lock = _lock_for_this_process(path / ".lock")
             self.backend = "embedded"
-            self._client = MongitaClientDisk(host=str(path))
-            # mongita locks some operations but not all; serialise every call made through this manager.
+            # montydb on SQLite (write-ahead log): every write is a transaction, so a killed process leaves
+            # the store as it was before or after each write, never half-written.
+            if not (path / "monty.storage.cfg").exists():
+                set_storage(str(path), storage="sqlite", use_bson=True)
+            self._client = MontyClient(str(path))
+            # Serialise every call made through this manager: read-modify-write steps stay whole.
             self._lock = threading.RLock()
         self._db = self._client[db_name]
 
@@ -139,7 +144,7 @@ class DatabaseManager:
         except ConnectionFailure as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise DatabaseUnavailable() from exc
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             if self.backend != "embedded":
                 raise
             log.error("embedded store I/O error: %s", exc)
@@ -151,11 +156,9 @@ class DatabaseManager:
         with self._index_lock:
             if self._indexes_ready:
                 return
-            for collection, keys, unique in INDEXES:
-                if self.backend == "embedded":
-                    # mongita indexes single fields and knows no 'unique'; uniqueness is kept under our lock.
-                    self._db[collection].create_index(keys[0][0])
-                else:
+            if self.backend != "embedded":
+                # The embedded store has no indexes (it scans); uniqueness is kept under its lock instead.
+                for collection, keys, unique in INDEXES:
                     self._db[collection].create_index(keys, unique=unique)
             self._indexes_ready = True
 

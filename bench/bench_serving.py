@@ -164,7 +164,7 @@ def bench_listing(sizes: list[int], rounds: int) -> list[tuple[str, str, str]]:
 
     rows = []
     backends = [("mongomock", lambda d: DatabaseManager(client=mongomock.MongoClient()))]
-    backends.append(("embedded (mongita)", lambda d: DatabaseManager(data_dir=d)))
+    backends.append(("embedded (montydb on SQLite)", lambda d: DatabaseManager(data_dir=d)))
     if os.environ.get("MONGODB_URI"):
         backends.append(("mongodb", lambda d: DatabaseManager(uri=os.environ["MONGODB_URI"], db_name="echo_bench")))
     for name, make in backends:
