@@ -23,3 +23,10 @@ def on_starting(server):
             "WEB_CONCURRENCY > 1 needs MONGODB_URI: the embedded store serves one process. "
             "Use threads (GUNICORN_THREADS) on one worker, or configure MongoDB."
         )
+
+
+def post_worker_init(worker):
+    """Load the local voice engine's model before the first request needs it."""
+    from backend.api_server import warm_up
+
+    warm_up(worker.wsgi)

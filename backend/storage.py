@@ -146,7 +146,7 @@ class OutputFile:
         self.size = 0
         self.path = store.outputs_dir / self.name
         fd, part = tempfile.mkstemp(dir=store.tmp_dir, suffix=".part")
-        self._part = Path(part)
+        self.part = Path(part)
         self._fh = os.fdopen(fd, "wb")
         self.committed = False
 
@@ -159,8 +159,8 @@ class OutputFile:
         os.fsync(self._fh.fileno())
         self._fh.close()
         if finish is not None:
-            finish(self._part)
-        os.replace(self._part, self.path)
+            finish(self.part)
+        os.replace(self.part, self.path)
         self.committed = True
         return self.path
 
@@ -170,4 +170,4 @@ class OutputFile:
             self._fh.close()
         if not self.committed:
             with suppress(FileNotFoundError):
-                self._part.unlink()
+                self.part.unlink()

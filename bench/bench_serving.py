@@ -40,7 +40,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    )
 
 
 class Echo:
@@ -190,7 +192,13 @@ def bench_listing(sizes: list[int], rounds: int) -> list[tuple[str, str, str]]:
                     models, _total = db.list_voice_models(user, limit=50)
                     times.append(time.perf_counter() - started)
                 assert len(models) == 50
-                rows.append((f"list 50 of a user's models, {size:,} stored, {name}", f"{statistics.median(times) * 1000:.1f} ms", ""))
+                rows.append(
+                    (
+                        f"list 50 of a user's models, {size:,} stored, {name}",
+                        f"{statistics.median(times) * 1000:.1f} ms",
+                        "",
+                    )
+                )
                 if name == "mongodb":
                     db._client.drop_database("echo_bench")
                 db.close()
@@ -215,9 +223,11 @@ def bench_mixed(fake: FakeFish, echo: Echo, total: int, concurrency: int) -> lis
         if kind == 0:
             r = s.post(f"{echo.url}/api/synthesize", json={"text": f"mixed {index % 200}", "user_id": user})
             if r.status_code == 200:
-                s.get(echo.url + r.json()["audio_url"]).content
+                _ = s.get(echo.url + r.json()["audio_url"]).content
         elif kind == 1:
-            r = s.post(f"{echo.url}/api/conversation/{echo_id}", json={"role": "user", "content": f"m{index}", "user_id": user})
+            r = s.post(
+                f"{echo.url}/api/conversation/{echo_id}", json={"role": "user", "content": f"m{index}", "user_id": user}
+            )
         elif kind == 2:
             r = s.get(f"{echo.url}/api/conversation/{echo_id}?limit=20&user_id={user}")
         elif kind == 3:

@@ -80,7 +80,13 @@ describe('API client requests', () => {
   it('asks for mp3 by default and passes the reference id when synthesizing', async () => {
     const { api, call } = setup([jsonResponse(200, { success: true, audio_url: '/api/audio/t.mp3' })]);
     await api.synthesize('Hello', 'm1');
-    expect(JSON.parse(call(0)[1].body as string)).toEqual({ text: 'Hello', format: 'mp3', reference_id: 'm1', user_id: 'u1' });
+    expect(JSON.parse(call(0)[1].body as string)).toEqual({
+      text: 'Hello',
+      format: 'mp3',
+      progressive: true,
+      reference_id: 'm1',
+      user_id: 'u1',
+    });
   });
 
   it('builds audio sources on the backend with user_id and the bearer header', () => {

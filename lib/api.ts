@@ -334,7 +334,9 @@ export function createApiClient(options: ApiClientOptions) {
 
     synthesize: (text: string, referenceId?: string | null, format: AudioFormat = 'mp3') =>
       request<SynthesizeResponse>('POST', '/api/synthesize', {
-        body: { text, format, ...(referenceId ? { reference_id: referenceId } : {}) },
+        // progressive: the server answers once audio starts and audio_url streams the rest, so playback
+        // begins before the last sentence is spoken (raw PCM cannot be played, so it waits for the file).
+        body: { text, format, progressive: format !== 'pcm', ...(referenceId ? { reference_id: referenceId } : {}) },
         timeoutMs: options.synthesizeTimeoutMs ?? 90_000,
       }),
 

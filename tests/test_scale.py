@@ -254,3 +254,36 @@ def test_a_deleted_account_takes_its_default_voice_cache_entries(client, data_di
     assert len(files_under(data_dir / "cache")) == 2  # one entry per user: nobody is served another's request
     assert client.delete(f"/api/users/local%7Cd?user_id={user}").status_code == 200
     assert len(files_under(data_dir / "cache")) == 1
+
+
+def test_progressive_answers_early_and_the_link_streams_while_it_grows(client, fake, data_dir):
+    body = mp3_like(60000)
+    fake.plan["POST /v1/tts"] = Reply(body=body, content_type="audio/mpeg", chunks=10, chunk_delay=0.15)
+    started = time.perf_counter()
+    response = client.post("/api/synthesize", json={"text": "Slowly now.", "progressive": True})
+    answered = time.perf_counter() - started
+    assert response.status_code == 200 and response.json["complete"] is False
+    assert answered < 1.0  # the whole audio takes about 1.4 s upstream
+    follower = client.get(response.json["audio_url"], buffered=False)
+    assert follower.status_code == 200 and follower.mimetype == "audio/mpeg"
+    received = b"".join(follower.response)
+    follower.close()
+    assert received == body
+    time.sleep(0.1)
+    stored, data = fetch(client, response.json["audio_url"])  # afterwards: the finished file, with ranges
+    assert data == body and stored.headers.get("Accept-Ranges") == "bytes"
+
+
+def test_progressive_failure_part_way_keeps_nothing(client, fake, data_dir):
+    fake.plan["POST /v1/tts"] = Reply(
+        body=mp3_like(60000), content_type="audio/mpeg", chunks=10, chunk_delay=0.05, drop_after_chunks=4
+    )
+    response = client.post("/api/synthesize", json={"text": "Cut off.", "progressive": True})
+    assert response.status_code == 200
+    follower = client.get(response.json["audio_url"], buffered=False)
+    with pytest.raises(Exception, match="part-way"):
+        b"".join(follower.response)
+    follower.close()
+    time.sleep(0.2)
+    assert client.get(response.json["audio_url"]).status_code == 404
+    assert no_leftovers(data_dir)

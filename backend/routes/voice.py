@@ -150,6 +150,9 @@ def synthesize():
         raise BadRequest("'stream' must be true or false.")
     accept = request.headers.get("Accept", "")
     stream = stream or ("audio/" in accept and "application/json" not in accept)
+    progressive = data.get("progressive", False)
+    if not isinstance(progressive, bool):
+        raise BadRequest("'progressive' must be true or false.")
     svc.purge_old_audio()
     job = svc.voices.start_synthesis(
         text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name, user_id=caller
@@ -157,6 +160,22 @@ def synthesize():
     url = svc.links.url(job.name)
     if stream:
         return _stream_response(job, url, caller)
+    if progressive and not job.cached:
+        db = svc.db
+        svc.voices.finish_in_background(job, on_done=lambda: _record_audio(job.name, caller, reference_id, db))
+        return {
+            "success": True,
+            "audio_url": url,
+            "audio_path": url,
+            "format": fmt,
+            "media_type": job.media_type,
+            "provider": job.provider,
+            "reference_id": reference_id,
+            "text_length": len(text),
+            "cached": False,
+            "complete": False,
+            "expires_in": svc.links.ttl,
+        }
     for _ in job:
         pass
     result = job.result()
@@ -173,13 +192,14 @@ def synthesize():
         "reference_id": reference_id,
         "text_length": len(text),
         "cached": job.cached,
+        "complete": True,
         "expires_in": svc.links.ttl,
     }
 
 
-def _record_audio(name: str, caller, reference_id: str | None) -> None:
+def _record_audio(name: str, caller, reference_id: str | None, db=None) -> None:
     try:
-        services().db.record_audio(name, user_id=caller, model_id=reference_id)
+        (db or services().db).record_audio(name, user_id=caller, model_id=reference_id)
     except DatabaseUnavailable:
         log.info("audio %s not recorded (database unavailable); retention removes it", name)
 
@@ -208,6 +228,9 @@ def get_audio(name: str):
     svc.links.check(name, request.args.get("sig"))
     path = svc.voices.audio_path(name)
     if path is None:
+        progress = svc.voices.audio_follower(name)
+        if progress is not None:  # still being spoken: follow it as it grows
+            return Response(progress.follow(), mimetype=progress.media_type, headers={"Cache-Control": "no-store"})
         raise NotFound("No audio with this name.")
     mimetype = _EXTENSION_TYPES[path.suffix.lstrip(".")]
     response = send_file(path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)

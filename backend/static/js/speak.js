@@ -7,9 +7,13 @@ import { providerName, voiceName } from "./state.js";
 const EXTENSIONS = { mp3: "mp3", wav: "wav", opus: "ogg", pcm: "pcm" };
 const FORMAT_NAMES = { mp3: "MP3", wav: "WAV", opus: "Opus", pcm: "raw PCM (16-bit mono)" };
 
-/** Ask the server for speech; resolves with its answer ({audio_url, format, ...}). */
+/**
+ * Ask the server for speech; resolves with its answer ({audio_url, format, ...}) as soon as the audio
+ * starts: with `progressive`, audio_url streams the rest while it is still being spoken, so playback
+ * begins before the last sentence is ready (raw PCM is only downloaded, so it waits for the whole file).
+ */
 export function synthesize(text, referenceId, format = "mp3") {
-  const body = { text, format };
+  const body = { text, format, progressive: format !== "pcm" };
   if (referenceId) body.reference_id = referenceId;
   return api.post("/api/synthesize", body);
 }
