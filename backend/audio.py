@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,16 +270,25 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     return encoder.encode(samples) + encoder.close()
 
 
-def encode_stream(chunks: Iterable[np.ndarray], sample_rate: int, fmt: str) -> Iterator[bytes]:
-    """Encode chunks as they come, yielding bytes as soon as the encoder has them."""
-    encoder = StreamEncoder(fmt, sample_rate)
-    for chunk in chunks:
-        data = encoder.encode(chunk)
-        if data:
-            yield data
-    tail = encoder.close()
-    if tail:
-        yield tail
+def encode_stream(chunks: Iterable[np.ndarray], encoder: StreamEncoder) -> Iterator[bytes]:
+    """Encode chunks as they come, yielding bytes as soon as the encoder has them.
+
+    A stream abandoned early (client gone, failure upstream) still closes its source and its encoder.
+    """
+    try:
+        for chunk in chunks:
+            data = encoder.encode(chunk)
+            if data:
+                yield data
+        tail = encoder.close()
+        if tail:
+            yield tail
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+        with suppress(av.FFmpegError, ValueError):  # abandoned: nothing to hand the last bytes to
+            encoder.close()
 
 
 def looks_like(fmt: str, head: bytes) -> bool:

@@ -21,7 +21,7 @@ from parselmouth.praat import call as praat_call
 from scipy.fft import irfft, next_fast_len, rfft
 from scipy.signal import resample_poly
 
-from backend.audio import OUTPUT_FORMATS, DecodedAudio, StreamEncoder
+from backend.audio import OUTPUT_FORMATS, DecodedAudio, StreamEncoder, encode_stream
 from backend.errors import BadRequest, NotFound, ServiceUnavailable, UnprocessableAudio
 from backend.providers import CreatedVoice, SynthesisStream
 
@@ -507,7 +507,7 @@ class LocalProvider:
         rate = engine.sample_rate  # loads the model now, so a broken install fails before streaming starts
         encoder = StreamEncoder(fmt, rate)
         return SynthesisStream(
-            chunks=_encoded(engine.render(text, profile), encoder),
+            chunks=encode_stream(engine.render(text, profile), encoder),
             media_type=encoder.media_type,
             sample_rate=encoder.output_rate,
         )
@@ -532,21 +532,3 @@ class LocalProvider:
             info["status"] = "unavailable"
             info["error"] = f"{type(exc).__name__}: {exc}"
         return info
-
-
-def _encoded(chunks: Iterator[np.ndarray], encoder: StreamEncoder) -> Iterator[bytes]:
-    """Encode each sentence as soon as it is rendered; a stream abandoned early still closes its encoder."""
-    try:
-        for chunk in chunks:
-            data = encoder.encode(chunk)
-            if data:
-                yield data
-        tail = encoder.close()
-        if tail:
-            yield tail
-    finally:
-        getattr(chunks, "close", lambda: None)()
-        try:
-            encoder.close()
-        except Exception:  # the stream is being abandoned; nothing to hand the bytes to
-            pass

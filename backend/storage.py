@@ -102,18 +102,6 @@ class AudioStore:
         """A new output file, written through a temporary file and renamed into audio/ on commit."""
         return OutputFile(self, fmt)
 
-    def copy_output(self, source: Path, fmt: str) -> tuple[str, int]:
-        """A new output file with the content of ``source`` (a cache entry); returns (name, size)."""
-        output = self.new_output(fmt)
-        try:
-            with source.open("rb") as src:
-                while chunk := src.read(1 << 16):
-                    output.write(chunk)
-            output.commit()
-        finally:
-            output.discard()
-        return output.name, output.size
-
     def output_path(self, name: str) -> Path | None:
         """The stored file for a public output name, or None (also for names that are not ours)."""
         if not isinstance(name, str) or not _OUTPUT_NAME.match(name):

@@ -33,16 +33,6 @@ class ClonedVoice:
     reference_key: str
 
 
-@dataclass(frozen=True)
-class SynthesizedAudio:
-    name: str  # public file name under /api/audio/
-    fmt: str
-    media_type: str
-    size: int
-    provider: str
-    reference_id: str | None
-
-
 class VoiceServiceWrapper:
     """One face over the voice providers (Fish.Audio, the local engine).
 
@@ -217,15 +207,6 @@ class VoiceServiceWrapper:
     def forget_user_cache(self, user_id: object) -> None:
         self.cache.drop(default_voice_namespace(user_id))
 
-    def synthesize(
-        self, *, text: str, reference_id: str | None, fmt: str, provider_name: str | None = None
-    ) -> SynthesizedAudio:
-        """Speak ``text`` and store the whole audio; returns the stored file's public name."""
-        job = self.start_synthesis(text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name)
-        for _ in job:
-            pass
-        return job.result()
-
     # -- state ------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -307,7 +288,6 @@ class SynthesisJob:
         self.name = name
         self.cached = output is None
         self.size = 0
-        self._done = False
         self._output = output
         self._chunks = iter(chunks)
         self._on_complete = on_complete
@@ -339,7 +319,6 @@ class SynthesisJob:
                 path = self._output.commit(audio.finalize_wav if self.fmt == "wav" else None)
                 if self._on_complete is not None:
                     self._on_complete(path)
-            self._done = True
         finally:
             self.close()
 
@@ -358,10 +337,6 @@ class SynthesisJob:
         self.size += len(chunk)
         return chunk
 
-    @property
-    def complete(self) -> bool:
-        return self._done
-
     def close(self) -> None:
         """Release the provider's stream and drop any unfinished file."""
         close = getattr(self._chunks, "close", None)
@@ -369,18 +344,6 @@ class SynthesisJob:
             close()
         if self._output is not None:
             self._output.discard()
-
-    def result(self) -> SynthesizedAudio:
-        if not self.complete:
-            raise RuntimeError("synthesis not complete")
-        return SynthesizedAudio(
-            name=self.name,
-            fmt=self.fmt,
-            media_type=self.media_type,
-            size=self.size,
-            provider=self.provider,
-            reference_id=self.reference_id,
-        )
 
 
 class ProgressiveAudio:

@@ -63,7 +63,7 @@ def test_decode_resamples_to_mono(tmp_path):
 def test_stream_encoding_round_trips(tmp_path, fmt, rate):
     samples = voice_like(3.0, rate=22050)
     chunks = [samples[i : i + 22050] for i in range(0, samples.size, 22050)]
-    data = b"".join(audio.encode_stream(chunks, 22050, fmt))
+    data = b"".join(audio.encode_stream(chunks, audio.StreamEncoder(fmt, 22050)))
     assert audio.looks_like(fmt, data[:16])
     path = tmp_path / f"out.{fmt}"
     path.write_bytes(data)

@@ -29,8 +29,6 @@ CONSENT_STATEMENT = (
     "cloned and used in Echo."
 )
 
-_EXTENSION_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/ogg", "pcm": OUTPUT_FORMATS["pcm"]}
-
 
 @bp.post("/api/upload-reference")
 def upload_reference():
@@ -163,38 +161,31 @@ def synthesize():
     if progressive and not job.cached:
         db = svc.db
         svc.voices.finish_in_background(job, on_done=lambda: _record_audio(job.name, caller, reference_id, db))
-        return {
-            "success": True,
-            "audio_url": url,
-            "audio_path": url,
-            "format": fmt,
-            "media_type": job.media_type,
-            "provider": job.provider,
-            "reference_id": reference_id,
-            "text_length": len(text),
-            "cached": False,
-            "complete": False,
-            "expires_in": svc.links.ttl,
-        }
+        return _answer(job, url, text, complete=False)
     for _ in job:
         pass
-    result = job.result()
     if not job.cached:  # cache entries go with their voice or account, not with a record
-        _record_audio(result.name, caller, reference_id)
-    return {
+        _record_audio(job.name, caller, reference_id)
+    return _answer(job, url, text, complete=True)
+
+
+def _answer(job, url: str, text: str, *, complete: bool) -> dict:
+    body = {
         "success": True,
         "audio_url": url,
         "audio_path": url,
-        "format": result.fmt,
-        "media_type": result.media_type,
-        "size_bytes": result.size,
-        "provider": result.provider,
-        "reference_id": reference_id,
+        "format": job.fmt,
+        "media_type": job.media_type,
+        "provider": job.provider,
+        "reference_id": job.reference_id,
         "text_length": len(text),
         "cached": job.cached,
-        "complete": True,
-        "expires_in": svc.links.ttl,
+        "complete": complete,
+        "expires_in": services().links.ttl,
     }
+    if complete:
+        body["size_bytes"] = job.size
+    return body
 
 
 def _record_audio(name: str, caller, reference_id: str | None, db=None) -> None:
@@ -232,7 +223,7 @@ def get_audio(name: str):
         if progress is not None:  # still being spoken: follow it as it grows
             return Response(progress.follow(), mimetype=progress.media_type, headers={"Cache-Control": "no-store"})
         raise NotFound("No audio with this name.")
-    mimetype = _EXTENSION_TYPES[path.suffix.lstrip(".")]
+    mimetype = OUTPUT_FORMATS[path.suffix.lstrip(".")]  # files are named <token>.<format>
     response = send_file(path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)
     response.headers["Accept-Ranges"] = "bytes"
     return response
