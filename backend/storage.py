@@ -102,6 +102,48 @@ class AudioStore:
         """A new output file, written through a temporary file and renamed into audio/ on commit."""
         return OutputFile(self, fmt)
 
+    def partial_path(self, name: str) -> Path:
+        return self.tmp_dir / f"{name}.part"
+
+    def follow_output(self, name: str, *, stall_timeout: float = 60.0, poll: float = 0.05) -> Iterator[bytes] | None:
+        """Audio still being written (by any process on this machine), from its first byte to its last.
+
+        None when ``name`` is not being written. The stream ends when the file is complete, and raises
+        if the writer gives up (the partial file vanishes without a final one) or stops growing for
+        ``stall_timeout`` seconds (a killed writer).
+        """
+        if not isinstance(name, str) or not _OUTPUT_NAME.match(name):
+            return None
+        part, final = self.partial_path(name), self.outputs_dir / name
+        try:
+            handle = part.open("rb")
+        except FileNotFoundError:
+            return None
+        return self._follow(handle, part, final, stall_timeout, poll)
+
+    @staticmethod
+    def _follow(handle: BinaryIO, part: Path, final: Path, stall_timeout: float, poll: float) -> Iterator[bytes]:
+        last_growth = time.monotonic()
+        try:
+            while True:
+                chunk = handle.read(1 << 15)
+                if chunk:
+                    last_growth = time.monotonic()
+                    yield chunk
+                    continue
+                if not part.exists():
+                    if final.exists():  # renamed into place: what is left of the same file is read above
+                        rest = handle.read()
+                        if rest:
+                            yield rest
+                        return
+                    raise OSError(f"the audio {final.name} was abandoned part-way")
+                if time.monotonic() - last_growth > stall_timeout:
+                    raise OSError(f"the audio {final.name} stopped growing")
+                time.sleep(poll)
+        finally:
+            handle.close()
+
     def output_path(self, name: str) -> Path | None:
         """The stored file for a public output name, or None (also for names that are not ours)."""
         if not isinstance(name, str) or not _OUTPUT_NAME.match(name):
@@ -133,13 +175,14 @@ class OutputFile:
         self.name = f"{secrets.token_urlsafe(24)}.{OUTPUT_EXTENSIONS[fmt]}"
         self.size = 0
         self.path = store.outputs_dir / self.name
-        fd, part = tempfile.mkstemp(dir=store.tmp_dir, suffix=".part")
-        self.part = Path(part)
-        self._fh = os.fdopen(fd, "wb")
+        # Named after the output, so any process on this machine can follow it while it grows.
+        self.part = store.partial_path(self.name)
+        self._fh = open(self.part, "xb")  # noqa: SIM115 - closed by commit or discard
         self.committed = False
 
     def write(self, chunk: bytes) -> None:
         self._fh.write(chunk)
+        self._fh.flush()  # followers read what is on disk
         self.size += len(chunk)
 
     def commit(self, finish: Callable[[Path], None] | None = None) -> Path:

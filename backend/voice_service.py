@@ -44,7 +44,6 @@ class VoiceServiceWrapper:
         self.settings = settings
         self.store = store
         self.cache = AudioCache(settings.data_dir / "cache", settings.cache_max_mb * 1024 * 1024)
-        self._in_progress: dict[str, ProgressiveAudio] = {}
         self.providers = providers
         self.active_name = active
 
@@ -189,16 +188,25 @@ class VoiceServiceWrapper:
             on_complete=lambda path: self.cache.add(path, namespace, key, fmt),
         )
 
-    def finish_in_background(self, job: SynthesisJob, on_done: Callable[[], None]) -> ProgressiveAudio:
-        """Drive ``job`` to completion in a thread; ``audio_follower(name)`` streams it meanwhile."""
-        progress = ProgressiveAudio(job, on_done=on_done, forget=lambda: self._in_progress.pop(job.name, None))
-        self._in_progress[job.name] = progress
-        threading.Thread(target=progress.run, name=f"synth-{job.name[:8]}", daemon=True).start()
-        return progress
+    def finish_in_background(self, job: SynthesisJob, on_done: Callable[[], None]) -> threading.Thread:
+        """Drive ``job`` to completion in a thread; meanwhile ``follow_audio(name)`` streams it as it grows."""
 
-    def audio_follower(self, name: str) -> ProgressiveAudio | None:
-        """Audio still being produced in this process, if ``name`` is such."""
-        return self._in_progress.get(name)
+        def finish() -> None:
+            try:
+                for _ in job:
+                    pass
+            except Exception:  # the job cleaned up after itself; followers see the file vanish
+                log.exception("background synthesis %s failed", job.name)
+                return
+            on_done()
+
+        thread = threading.Thread(target=finish, name=f"synth-{job.name[:8]}", daemon=True)
+        thread.start()
+        return thread
+
+    def follow_audio(self, name: str) -> Iterator[bytes] | None:
+        """Audio still being produced (by any process on this machine), or None."""
+        return self.store.follow_output(name, stall_timeout=self.settings.fish_audio_timeout + 10)
 
     def audio_path(self, name: str) -> Path | None:
         """The file behind a public audio name: a generated file, or a cache entry."""
@@ -322,15 +330,6 @@ class SynthesisJob:
         finally:
             self.close()
 
-    @property
-    def partial_path(self) -> Path | None:
-        """Where the unfinished output is being written (None for a cache hit)."""
-        return self._output.part if self._output is not None else None
-
-    @property
-    def final_path(self) -> Path | None:
-        return self._output.path if self._output is not None else None
-
     def _pass(self, chunk: bytes) -> bytes:
         if self._output is not None:
             self._output.write(chunk)
@@ -344,72 +343,3 @@ class SynthesisJob:
             close()
         if self._output is not None:
             self._output.discard()
-
-
-class ProgressiveAudio:
-    """A synthesis finishing in a background thread, which any number of readers follow as it grows.
-
-    Readers see the bytes as soon as they are on disk, so a player can start before the last sentence
-    is spoken. If the provider fails part-way, readers' streams end early and no file is kept.
-    """
-
-    _WAIT = 0.5
-
-    def __init__(self, job: SynthesisJob, *, on_done: Callable[[], None], forget: Callable[[], None]):
-        self.job = job
-        self.media_type = job.media_type
-        self._on_done = on_done
-        self._forget = forget
-        self._cond = threading.Condition()
-        self._written = 0
-        self._done = False
-        self.failed = False
-        self._part = job.partial_path
-        self._final = job.final_path
-
-    def run(self) -> None:
-        try:
-            for chunk in self.job:
-                with self._cond:
-                    self._written += len(chunk)
-                    self._cond.notify_all()
-            self._on_done()
-        except Exception:  # the job has cleaned up; readers must learn that it ended early
-            log.exception("background synthesis %s failed", self.job.name)
-            self.failed = True
-        finally:
-            with self._cond:
-                self._done = True
-                self._cond.notify_all()
-            self._forget()
-
-    def follow(self, chunk_size: int = 1 << 15) -> Iterator[bytes]:
-        """The audio from its first byte, waiting for more until the synthesis ends."""
-        handle = None
-        for candidate in (self._part, self._final):
-            try:
-                handle = open(candidate, "rb")  # noqa: SIM115 - closed below
-                break
-            except (FileNotFoundError, TypeError):
-                continue
-        if handle is None:
-            return
-        sent = 0
-        try:
-            while True:
-                with self._cond:
-                    while self._written <= sent and not self._done:
-                        self._cond.wait(self._WAIT)
-                    available, done = self._written, self._done
-                if self.failed:
-                    raise ProviderError("The voice provider failed part-way through this audio.")
-                while sent < available:
-                    chunk = handle.read(min(chunk_size, available - sent))
-                    if not chunk:
-                        break
-                    sent += len(chunk)
-                    yield chunk
-                if done and sent >= available:
-                    return
-        finally:
-            handle.close()

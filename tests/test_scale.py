@@ -281,7 +281,7 @@ def test_progressive_failure_part_way_keeps_nothing(client, fake, data_dir):
     response = client.post("/api/synthesize", json={"text": "Cut off.", "progressive": True})
     assert response.status_code == 200
     follower = client.get(response.json["audio_url"], buffered=False)
-    with pytest.raises(Exception, match="part-way"):
+    with pytest.raises(OSError, match="part-way"):
         b"".join(follower.response)
     follower.close()
     time.sleep(0.2)

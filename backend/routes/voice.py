@@ -219,9 +219,10 @@ def get_audio(name: str):
     svc.links.check(name, request.args.get("sig"))
     path = svc.voices.audio_path(name)
     if path is None:
-        progress = svc.voices.audio_follower(name)
-        if progress is not None:  # still being spoken: follow it as it grows
-            return Response(progress.follow(), mimetype=progress.media_type, headers={"Cache-Control": "no-store"})
+        growing = svc.voices.follow_audio(name)
+        if growing is not None:  # still being spoken: follow it as it grows
+            mimetype = OUTPUT_FORMATS[name.rsplit(".", 1)[1]]
+            return Response(growing, mimetype=mimetype, headers={"Cache-Control": "no-store"})
         raise NotFound("No audio with this name.")
     mimetype = OUTPUT_FORMATS[path.suffix.lstrip(".")]  # files are named <token>.<format>
     response = send_file(path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)
