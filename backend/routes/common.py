@@ -182,3 +182,18 @@ def voice_recordings(record: dict) -> list[str]:
     """Storage keys of a voice model's recordings: the reference and the optional consent recording."""
     consent = record.get("consent") if isinstance(record.get("consent"), dict) else {}
     return [key for key in (record.get("reference_audio"), consent.get("recording")) if key]
+
+
+def remove_voice_model(record: dict) -> None:
+    """Delete a voice everywhere: at its provider, its recordings, cache and generated audio, then the record.
+
+    In this order, so that a failure part-way (the provider down) leaves the record for a retry.
+    """
+    svc = services()
+    model_id = record["model_id"]
+    outputs = svc.db.audio_names(model_id=model_id)
+    svc.voices.delete(
+        model_id, provider_name=record.get("provider"), recordings=voice_recordings(record), outputs=outputs
+    )
+    svc.db.forget_audio(outputs)
+    svc.db.delete_voice_model(model_id)

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, request
 
 from backend.auth import forget_subject
 from backend.errors import BadRequest, Forbidden, NotFound
-from backend.routes.common import caller_id, services, text_field, voice_recordings
+from backend.routes.common import caller_id, remove_voice_model, services, text_field
 
 bp = Blueprint("users", __name__)
 
@@ -64,15 +64,7 @@ def delete_user(auth0_id: str):
             break
         voices += len(models)
         for record in models:
-            outputs = svc.db.audio_names(model_id=record["model_id"])
-            svc.voices.delete(
-                record["model_id"],
-                provider_name=record.get("provider"),
-                recordings=voice_recordings(record),
-                outputs=outputs,
-            )
-            svc.db.forget_audio(outputs)
-            svc.db.delete_voice_model(record["model_id"])
+            remove_voice_model(record)
     for name in svc.db.audio_names(user_id=user["_id"]):
         svc.store.delete_output(name)
     svc.voices.forget_user_cache(user["_id"])

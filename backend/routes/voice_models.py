@@ -11,9 +11,9 @@ from backend.routes.common import (
     owned,
     page_args,
     public_voice_model,
+    remove_voice_model,
     require_user,
     services,
-    voice_recordings,
 )
 
 bp = Blueprint("voice_models", __name__)
@@ -43,15 +43,9 @@ def get_voice_model(model_id: str):
 
 @bp.delete("/api/voice-models/<model_id>")
 def delete_voice_model(model_id: str):
-    """Delete at the provider, then the recording, then the record: a retry after a failure finishes the job."""
-    svc = services()
-    record = owned(svc.db.get_voice_model(model_id), caller_id(), "voice model")
-    outputs = svc.db.audio_names(model_id=model_id)
-    svc.voices.delete(
-        model_id, provider_name=record.get("provider"), recordings=voice_recordings(record), outputs=outputs
-    )
-    svc.db.forget_audio(outputs)
-    svc.db.delete_voice_model(model_id)
+    """Delete everywhere; a retry after a failure part-way finishes the job."""
+    record = owned(services().db.get_voice_model(model_id), caller_id(), "voice model")
+    remove_voice_model(record)
     return {"success": True, "message": f"Voice model '{record.get('name')}' ({model_id}) was deleted."}
 
 
