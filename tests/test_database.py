@@ -261,3 +261,33 @@ def test_parse_object_id():
     for bad in ("", "xyz", "g" * 24, None, 12):
         with pytest.raises(BadRequest):
             parse_object_id(bad, "x")
+
+
+def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish, wav_bytes, slept):
+    """A real driver pointed at a closed port: cloning and speech go on, with a warning and no record."""
+    from tests.conftest import FISH_KEY, FISH_MODEL_ID, FISH_URL, fetch, fish_model, upload
+
+    app = create_app(
+        {
+            "IGNORE_ENVIRONMENT": True,
+            "DATA_DIR": str(tmp_path),
+            "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
+            "MONGODB_TIMEOUT_MS": 200,
+            "VOICE_PROVIDER": "fish",
+            "FISH_AUDIO_API_KEY": FISH_KEY,
+            "FISH_AUDIO_API_URL": FISH_URL,
+            "LOG_LEVEL": "ERROR",
+        }
+    )
+    client = app.test_client()
+    fish.post(f"{FISH_URL}/model", json=fish_model(), status=201)
+    fish.post(f"{FISH_URL}/v1/tts", body=b"ID3" + b"\0" * 300, content_type="audio/mpeg")
+    created = upload(client, wav_bytes, name="Gran")
+    assert created.status_code == 201
+    assert created.json["database_record"] is None
+    assert any("database is unavailable" in w for w in created.json["warnings"])
+    spoken = client.post("/api/synthesize", json={"text": "Hello", "reference_id": FISH_MODEL_ID})
+    assert spoken.status_code == 200
+    assert fetch(client, spoken.json["audio_url"])[1].startswith(b"ID3")
+    assert client.get("/api/voice-models?user_id=" + "a" * 24).status_code == 503
+    app.extensions["echo"].db.close()
