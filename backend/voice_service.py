@@ -148,10 +148,12 @@ class VoiceServiceWrapper:
         fmt: str,
         provider_name: str | None = None,
         user_id: object = None,
+        use_cache: bool = True,
     ) -> SynthesisJob:
         """Begin speaking ``text``: from the cache when the same request was answered before, else the provider.
 
         Provider errors and output in the wrong format surface here, before any audio is handed on.
+        ``use_cache=False`` bypasses the cache both ways (for voices whose record could not be checked).
         """
         if fmt not in SYNTH_FORMATS:
             raise BadRequest(f"format must be one of {', '.join(SYNTH_FORMATS)}.")
@@ -164,7 +166,7 @@ class VoiceServiceWrapper:
             text=text,
             fmt=fmt,
         )
-        hit = self.cache.lookup(namespace, key, fmt)
+        hit = self.cache.lookup(namespace, key, fmt) if use_cache else None
         if hit is not None:
             return SynthesisJob(
                 chunks=_read_chunks(hit),
@@ -185,7 +187,7 @@ class VoiceServiceWrapper:
             media_type=stream.media_type,
             provider=provider.name,
             reference_id=reference_id,
-            on_complete=lambda path: self.cache.add(path, namespace, key, fmt),
+            on_complete=(lambda path: self.cache.add(path, namespace, key, fmt)) if use_cache else None,
         )
 
     def finish_in_background(self, job: SynthesisJob, on_done: Callable[[], None]) -> threading.Thread:

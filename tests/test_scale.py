@@ -287,3 +287,12 @@ def test_progressive_failure_part_way_keeps_nothing(client, fake, data_dir):
     time.sleep(0.2)
     assert client.get(response.json["audio_url"]).status_code == 404
     assert no_leftovers(data_dir)
+
+
+def test_voices_without_a_record_bypass_the_cache(client, fake):
+    """A voice the database does not know (deleted elsewhere, or a public Fish.Audio voice) is never cached."""
+    request = {"text": "Same words", "reference_id": "0123456789abcdef0123456789abcdef"}
+    first = client.post("/api/synthesize", json=request).json
+    second = client.post("/api/synthesize", json=request).json
+    assert first["cached"] is False and second["cached"] is False
+    assert len(fake.calls("POST", "/v1/tts")) == 2

@@ -135,6 +135,7 @@ def synthesize():
         raise BadRequest(f"'format' must be one of {', '.join(OUTPUT_FORMATS)}.")
     caller = caller_id()
     provider_name = None
+    record = None
     if reference_id:
         try:
             record = svc.db.get_voice_model(reference_id)
@@ -152,8 +153,15 @@ def synthesize():
     if not isinstance(progressive, bool):
         raise BadRequest("'progressive' must be true or false.")
     svc.purge_old_audio()
+    # The cache serves a voice only while its record says it exists (a voice deleted elsewhere, or not
+    # checkable now, goes to the provider, which knows whether it still exists).
     job = svc.voices.start_synthesis(
-        text=text, reference_id=reference_id, fmt=fmt, provider_name=provider_name, user_id=caller
+        text=text,
+        reference_id=reference_id,
+        fmt=fmt,
+        provider_name=provider_name,
+        user_id=caller,
+        use_cache=reference_id is None or record is not None,
     )
     url = svc.links.url(job.name)
     if stream:
