@@ -32,6 +32,8 @@ WRITER = textwrap.dedent(
     i = 0
     while True:
         db.add_message(echo, "user", "x" * 300 + str(i))
+        if i == 0:
+            print("writing", flush=True)
         if i % 5 == 0:
             db.get_or_create_user(f"user-{i}", None)
             db.save_voice_model({"model_id": f"m{i}", "user_id": None, "name": str(i)})
@@ -41,12 +43,16 @@ WRITER = textwrap.dedent(
 
 
 def test_embedded_store_survives_sigkill_during_writes(tmp_path):
-    for delay in (0.8, 1.3, 1.9):
+    for delay in (0.1, 0.5, 1.0):
         data = tmp_path / f"run-{delay}"
-        process = subprocess.Popen([sys.executable, "-c", WRITER, str(data), str(REPO)])
+        process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(data), str(REPO)], stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout.readline().strip() == "writing"  # past start-up, in the middle of writes
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
+        process.stdout.close()
         db = DatabaseManager(data_dir=data)  # opens: the lock died with the process
         messages = db.list_messages(ObjectId("0" * 24), limit=1_000_000)
         assert messages, "the writer wrote nothing before it was killed"

@@ -151,7 +151,7 @@ def test_cache_is_bounded_least_recently_used_first(tmp_path):
 
 def test_upstream_concurrency_is_capped_and_queued(make_live_app, fake):
     client = make_live_app(FISH_AUDIO_MAX_CONCURRENCY=2, CACHE_MAX_MB=0).test_client()
-    fake.plan["POST /v1/tts"] = Reply(body=mp3_like(), content_type="audio/mpeg", first_byte_delay=0.2)
+    fake.plan["POST /v1/tts"] = Reply(body=mp3_like(), content_type="audio/mpeg", first_byte_delay=0.5)
     statuses = []
 
     def call(index):
@@ -169,13 +169,15 @@ def test_upstream_concurrency_is_capped_and_queued(make_live_app, fake):
 
 def test_a_full_queue_answers_503(make_live_app, fake):
     client = make_live_app(FISH_AUDIO_MAX_CONCURRENCY=1, FISH_AUDIO_QUEUE_TIMEOUT=0.1, CACHE_MAX_MB=0).test_client()
-    fake.plan["POST /v1/tts"] = Reply(body=mp3_like(), content_type="audio/mpeg", first_byte_delay=0.6)
+    fake.plan["POST /v1/tts"] = Reply(body=mp3_like(), content_type="audio/mpeg", first_byte_delay=1.0)
     results = []
     first = threading.Thread(
         target=lambda: results.append(client.application.test_client().post("/api/synthesize", json={"text": "a"}))
     )
     first.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while fake.in_flight == 0 and time.monotonic() < deadline:  # the first call holds the only slot
+        time.sleep(0.01)
     late = client.post("/api/synthesize", json={"text": "b"})
     first.join()
     assert results[0].status_code == 200
