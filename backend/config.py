@@ -38,7 +38,6 @@ class Settings:
     max_text_chars: int = 5000
     api_host: str = "127.0.0.1"
     api_port: int = 5000
-    api_host_explicit: bool = False
     cors_origins: tuple[str, ...] = ("http://localhost:8081", "http://127.0.0.1:8081")
     log_level: str = "INFO"
     auth0_domain: str = ""
@@ -139,7 +138,6 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         max_upload_mb=_number(values, "MAX_UPLOAD_MB", int, 20, 1),
         max_text_chars=_number(values, "MAX_TEXT_CHARS", int, 5000, 1),
         api_host=str(_pick(values, "API_HOST", default="127.0.0.1")).strip(),
-        api_host_explicit=_pick(values, "API_HOST") is not None,
         api_port=_number(values, "API_PORT", int, 5000, 0),
         cors_origins=cors,
         log_level=str(_pick(values, "LOG_LEVEL", default="INFO")).upper(),
