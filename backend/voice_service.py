@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,7 +111,28 @@ class VoiceServiceWrapper:
         try:
             provider.delete_voice(model_id)
         except ProviderError as exc:
-            log.error("could not delete voice %s at %s after a failed save: %s", model_id, provider.name, exc.code)
+            log.error("could not delete voice %s at %s after a failed save (%s); kept for retry", model_id,
+                      provider.name, exc.code)  # fmt: skip
+            self._pending_deletions().append(model_id, provider.name)
+
+    def _pending_deletions(self) -> PendingDeletions:
+        return PendingDeletions(self.settings.data_dir / "pending_deletions.json")
+
+    def retry_pending_deletions(self) -> int:
+        """Delete again the provider voices whose first deletion failed; returns how many are still pending."""
+        pending = self._pending_deletions()
+
+        def delete(model_id: str, provider_name: str) -> bool:
+            provider = self.providers.get(provider_name)
+            if provider is None:
+                return False
+            try:
+                provider.delete_voice(model_id)
+            except ProviderError:
+                return False
+            return True
+
+        return pending.retry(delete)
 
     def forget(self, cloned: ClonedVoice) -> None:
         """Undo a clone whose record could not be saved: provider model and kept recording."""
@@ -345,3 +368,49 @@ class SynthesisJob:
             close()
         if self._output is not None:
             self._output.discard()
+
+
+class PendingDeletions:
+    """Provider voices that must still be deleted (their record was never saved): a small JSON file.
+
+    Rewritten whole through a temporary file and a rename, under a process-wide lock.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> list[dict[str, str]]:
+        try:
+            items = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return []
+        except ValueError:
+            log.error("%s is unreadable; starting a new list", self.path)
+            return []
+        return [item for item in items if isinstance(item, dict) and item.get("model_id")]
+
+    def _write(self, items: list[dict[str, str]]) -> None:
+        if not items:
+            self.path.unlink(missing_ok=True)
+            return
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(items))
+        os.replace(temporary, self.path)
+
+    def items(self) -> list[dict[str, str]]:
+        with self._lock:
+            return self._read()
+
+    def append(self, model_id: str, provider: str) -> None:
+        with self._lock:
+            items = self._read()
+            items.append({"model_id": model_id, "provider": provider})
+            self._write(items)
+
+    def retry(self, delete: Callable[[str, str], bool]) -> int:
+        with self._lock:
+            remaining = [item for item in self._read() if not delete(item["model_id"], item.get("provider", ""))]
+            self._write(remaining)
+            return len(remaining)

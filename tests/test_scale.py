@@ -298,3 +298,24 @@ def test_voices_without_a_record_bypass_the_cache(client, fake):
     second = client.post("/api/synthesize", json=request).json
     assert first["cached"] is False and second["cached"] is False
     assert len(fake.calls("POST", "/v1/tts")) == 2
+
+
+def test_a_clone_that_cannot_be_deleted_upstream_is_kept_for_retry(make_live_app, fake, wav_bytes, data_dir):
+    app = make_live_app()
+    client = app.test_client()
+    user = client.post("/api/users/local|g").json["user"]
+
+    def broken(record):
+        raise RuntimeError("write failed")
+
+    app.extensions["echo"].db.save_voice_model = broken
+    fake.plan["DELETE /model/*"] = Reply(status=503, body=b"{}")
+    assert upload(client, wav_bytes, user_id=user).status_code == 500
+    voices = app.extensions["echo"].voices
+    (pending,) = voices._pending_deletions().items()
+    assert pending["provider"] == "fish"
+    assert voices.retry_pending_deletions() == 1  # still down: kept
+    fake.plan["DELETE /model/*"] = Reply(body=b"{}")
+    assert voices.retry_pending_deletions() == 0
+    assert fake.calls("DELETE", f"/model/{pending['model_id']}")
+    assert voices._pending_deletions().items() == []

@@ -35,12 +35,13 @@ class Services:
     _purge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def purge_old_audio(self, *, force: bool = False) -> int:
-        """Delete generated audio past AUDIO_RETENTION_HOURS (at most once an hour unless forced)."""
+        """Hourly upkeep (and at start): retry failed provider deletions, drop audio past its retention."""
         with self._purge_lock:
             now = time.monotonic()
             if not force and now - self._last_purge < PURGE_EVERY_SECONDS:
                 return 0
             self._last_purge = now
+        self.voices.retry_pending_deletions()
         gone = self.store.purge_outputs(self.settings.audio_retention_hours * 3600)
         if gone:
             try:
