@@ -232,7 +232,9 @@ def test_connection_refused_is_503(make_live_app, data_dir):
     assert no_leftovers(data_dir)
 
 
-def test_a_clone_whose_record_cannot_be_saved_is_deleted_upstream(make_live_app, fake, wav_bytes, data_dir):
+@pytest.fixture
+def unsavable(make_live_app):
+    """An app whose voice records cannot be saved, a client and a user: (app, client, user id)."""
     app = make_live_app()
     client = app.test_client()
     user = client.post("/api/users/local|f").json["user"]
@@ -241,6 +243,11 @@ def test_a_clone_whose_record_cannot_be_saved_is_deleted_upstream(make_live_app,
         raise RuntimeError("write failed")
 
     app.extensions["echo"].db.save_voice_model = broken
+    return app, client, user
+
+
+def test_a_clone_whose_record_cannot_be_saved_is_deleted_upstream(unsavable, fake, wav_bytes, data_dir):
+    app, client, user = unsavable
     assert upload(client, wav_bytes, user_id=user).status_code == 500
     created = fake.calls("POST", "/model")
     deleted = fake.calls("DELETE", "/model/")
@@ -300,15 +307,8 @@ def test_voices_without_a_record_bypass_the_cache(client, fake):
     assert len(fake.calls("POST", "/v1/tts")) == 2
 
 
-def test_a_clone_that_cannot_be_deleted_upstream_is_kept_for_retry(make_live_app, fake, wav_bytes, data_dir):
-    app = make_live_app()
-    client = app.test_client()
-    user = client.post("/api/users/local|g").json["user"]
-
-    def broken(record):
-        raise RuntimeError("write failed")
-
-    app.extensions["echo"].db.save_voice_model = broken
+def test_a_clone_that_cannot_be_deleted_upstream_is_kept_for_retry(unsavable, fake, wav_bytes):
+    app, client, user = unsavable
     fake.plan["DELETE /model/*"] = Reply(status=503, body=b"{}")
     assert upload(client, wav_bytes, user_id=user).status_code == 500
     voices = app.extensions["echo"].voices
