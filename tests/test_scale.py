@@ -150,7 +150,7 @@ def test_cache_is_bounded_least_recently_used_first(tmp_path):
 
 
 def test_upstream_concurrency_is_capped_and_queued(make_live_app, fake):
-    client = make_live_app(FISH_AUDIO_MAX_CONCURRENCY=2, CACHE_MAX_MB=0).test_client()
+    client = make_live_app(FISH_AUDIO_MAX_CONCURRENCY=2, FISH_AUDIO_TIMEOUT=5, CACHE_MAX_MB=0).test_client()
     fake.plan["POST /v1/tts"] = Reply(body=mp3_like(), content_type="audio/mpeg", first_byte_delay=0.5)
     statuses = []
 
@@ -168,7 +168,9 @@ def test_upstream_concurrency_is_capped_and_queued(make_live_app, fake):
 
 
 def test_a_full_queue_answers_503(make_live_app, fake):
-    client = make_live_app(FISH_AUDIO_MAX_CONCURRENCY=1, FISH_AUDIO_QUEUE_TIMEOUT=0.1, CACHE_MAX_MB=0).test_client()
+    client = make_live_app(
+        FISH_AUDIO_MAX_CONCURRENCY=1, FISH_AUDIO_QUEUE_TIMEOUT=0.1, FISH_AUDIO_TIMEOUT=5, CACHE_MAX_MB=0
+    ).test_client()
     fake.plan["POST /v1/tts"] = Reply(body=mp3_like(), content_type="audio/mpeg", first_byte_delay=1.0)
     results = []
     first = threading.Thread(
