@@ -20,8 +20,9 @@ from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 from flask_limiter import Limiter
 
+from backend.audio_cache import AudioCache
 from backend.auth import init_auth
-from backend.config import Settings, load_settings
+from backend.config import ConfigError, Settings, load_settings
 from backend.database import DatabaseManager
 from backend.errors import PayloadTooLarge, register_error_handlers
 from backend.links import AudioLinks, load_secret
@@ -110,7 +111,6 @@ def configure_logging(settings: Settings) -> None:
 
 
 def register_services(app: Flask, settings: Settings, db_client: Any, providers: dict | None) -> None:
-    store = AudioStore(settings.data_dir)
     db = DatabaseManager(
         uri=settings.mongodb_uri,
         db_name=settings.mongodb_db,
@@ -118,23 +118,41 @@ def register_services(app: Flask, settings: Settings, db_client: Any, providers:
         timeout_ms=settings.mongodb_timeout_ms,
         client=db_client,
     )
+    cache_bytes = settings.cache_max_mb * 1024 * 1024
+    profiles = None
+    if settings.resolved_audio_store == "gridfs":
+        if not db.shared:
+            raise ConfigError("AUDIO_STORE=gridfs keeps audio in MongoDB: set MONGODB_URI too.")
+        from backend.gridfs_store import GridAudioCache, GridAudioStore
+        from backend.voice_profiles import DatabaseProfiles
+
+        store = GridAudioStore(settings.data_dir, db)
+        cache = GridAudioCache(db, cache_bytes)
+        profiles = DatabaseProfiles(db)
+        # Every instance must sign and check audio links alike: SECRET_KEY, or one kept in the database.
+        secret = settings.secret_key or (lambda: db.shared_secret("audio_links"))
+    else:
+        store = AudioStore(settings.data_dir)
+        cache = AudioCache(settings.data_dir / "cache", cache_bytes)
+        secret = load_secret(settings.secret_key, settings.data_dir)
     if providers is None:
-        providers = build_providers(settings)
+        providers = build_providers(settings, profiles)
         active = settings.resolved_provider
     else:
         active = (
             settings.resolved_provider if settings.resolved_provider in providers else next(iter(providers), "none")
         )
-    voices = VoiceServiceWrapper(settings, store, providers, active)
-    links = AudioLinks(load_secret(settings.secret_key, settings.data_dir), settings.audio_url_ttl)
+    voices = VoiceServiceWrapper(settings, store, providers, active, cache=cache)
+    links = AudioLinks(secret, settings.audio_url_ttl)
     services = Services(settings=settings, db=db, voices=voices, store=store, links=links)
     app.extensions["echo"] = services
     services.purge_old_audio(force=True)
     log.info(
-        "voice provider: %s (available: %s); database: %s",
+        "voice provider: %s (available: %s); database: %s; audio: %s",
         active if active in providers else "none",
         ", ".join(sorted(providers)) or "none",
         db.backend,
+        store.kind,
     )
 
 

@@ -54,6 +54,14 @@ class Settings:
     cache_max_mb: int = 512
     fish_audio_max_concurrency: int = 5
     fish_audio_queue_timeout: float = 60.0
+    audio_store: str = "auto"
+
+    @property
+    def resolved_audio_store(self) -> str:
+        """'gridfs' (audio in MongoDB, for several instances) or 'files' (audio under DATA_DIR)."""
+        if self.audio_store == "auto":
+            return "gridfs" if self.mongodb_uri else "files"
+        return self.audio_store
 
     @property
     def auth_enabled(self) -> bool:
@@ -118,6 +126,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         cors = tuple(origins)
     else:
         cors = tuple(o.strip() for o in str(origins).split(",") if o.strip())
+    audio_store = str(_pick(values, "AUDIO_STORE", default="auto")).strip().lower()
+    if audio_store not in ("auto", "files", "gridfs"):
+        raise ConfigError(f"AUDIO_STORE must be auto, files or gridfs, got {audio_store!r}")
     domain = str(_pick(values, "AUTH0_DOMAIN", default="")).strip().removeprefix("https://").rstrip("/")
     data_dir = Path(str(_pick(values, "DATA_DIR", default=REPO_ROOT / "data"))).expanduser()
     if not data_dir.is_absolute():
@@ -157,4 +168,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         cache_max_mb=_number(values, "CACHE_MAX_MB", int, 512, 0),
         fish_audio_max_concurrency=_number(values, "FISH_AUDIO_MAX_CONCURRENCY", int, 5, 1),
         fish_audio_queue_timeout=_number(values, "FISH_AUDIO_QUEUE_TIMEOUT", float, 60.0, 0.0),
+        audio_store=audio_store,
     )

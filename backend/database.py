@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -31,6 +32,12 @@ INDEXES = [
     ("messages", [("echo_id", ASCENDING), ("created_at", ASCENDING)], False),
     ("audio_files", [("model_id", ASCENDING)], False),
     ("audio_files", [("user_id", ASCENDING)], False),
+    # The shared audio store (GridFS buckets and audio being written), used with AUDIO_STORE=gridfs.
+    ("audio.files", [("uploadDate", ASCENDING)], False),
+    ("cache.files", [("filename", ASCENDING)], False),
+    ("cache.files", [("metadata.last_used", ASCENDING)], False),
+    ("audio_progress", [("updated_at", ASCENDING)], False),
+    ("audio_progress_pieces", [("name", ASCENDING), ("seq", ASCENDING)], True),
 ]
 
 ECHO_FIELDS = ("name", "persona_prompt", "voice_model_id")
@@ -129,6 +136,23 @@ class DatabaseManager:
         self._db = self._client[db_name]
 
     # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Whether every app instance can reach this store (MongoDB, or a client injected by tests)."""
+        return self.backend != "embedded"
+
+    def operation(self):
+        """One logical operation for the other data-layer modules (the GridFS audio store)."""
+        return self._op()
+
+    def bucket(self, name: str):
+        """A GridFS bucket in this database (MongoDB only)."""
+        if not self.shared:
+            raise ConfigError("GridFS needs MongoDB (set MONGODB_URI)")
+        from gridfs import GridFSBucket
+
+        return GridFSBucket(self._db, bucket_name=name)
 
     @contextmanager
     def _op(self) -> Iterator[Any]:
@@ -374,6 +398,36 @@ class DatabaseManager:
         with self._op() as db:
             for name in names:
                 db.audio_files.delete_one({"_id": name})
+
+    # -- shared state for several instances ------------------------------------------------------
+
+    def shared_secret(self, name: str) -> str:
+        """A random secret kept in the database, the same for every instance (made by the first to ask)."""
+        with self._op() as db:
+            doc = db.secrets.find_one({"_id": name})
+            if doc is None:
+                try:
+                    db.secrets.insert_one({"_id": name, "value": secrets.token_hex(32), "created_at": utcnow()})
+                except DuplicateKeyError:
+                    pass  # another instance made it first: use theirs
+                doc = db.secrets.find_one({"_id": name})
+            return doc["value"]
+
+    def get_local_profile(self, model_id: str) -> str | None:
+        """A local-engine voice profile (JSON text), or None."""
+        with self._op() as db:
+            doc = db.local_voice_profiles.find_one({"_id": model_id})
+            return None if doc is None else doc["profile"]
+
+    def save_local_profile(self, model_id: str, profile: str) -> None:
+        with self._op() as db:
+            db.local_voice_profiles.replace_one(
+                {"_id": model_id}, {"_id": model_id, "profile": profile, "updated_at": utcnow()}, upsert=True
+            )
+
+    def delete_local_profile(self, model_id: str) -> None:
+        with self._op() as db:
+            db.local_voice_profiles.delete_one({"_id": model_id})
 
     # -- accounts ---------------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import threading
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -22,19 +24,31 @@ class LinkRejected(EchoError):
 class AudioLinks:
     """``/api/audio/<name>?sig=<time>.<signature>``: valid for ``ttl`` seconds, only for that file."""
 
-    def __init__(self, secret: str, ttl: int):
-        self._signer = TimestampSigner(secret, salt="echo-audio-link")
+    def __init__(self, secret: str | Callable[[], str], ttl: int):
+        """``secret`` is the key, or a function that fetches it on first use (from the shared database)."""
+        self._secret = secret
+        self._signer: TimestampSigner | None = None
+        self._lock = threading.Lock()
         self.ttl = ttl
 
+    @property
+    def signer(self) -> TimestampSigner:
+        if self._signer is None:
+            with self._lock:
+                if self._signer is None:
+                    secret = self._secret() if callable(self._secret) else self._secret
+                    self._signer = TimestampSigner(secret, salt="echo-audio-link")
+        return self._signer
+
     def url(self, name: str) -> str:
-        signed = self._signer.sign(name).decode()
+        signed = self.signer.sign(name).decode()
         return f"/api/audio/{name}?sig={signed[len(name) + 1 :]}"
 
     def check(self, name: str, sig: str | None) -> None:
         if not sig:
             raise LinkRejected("This audio link has no signature; use the audio_url that synthesize returned.")
         try:
-            self._signer.unsign(f"{name}.{sig}", max_age=self.ttl)
+            self.signer.unsign(f"{name}.{sig}", max_age=self.ttl)
         except SignatureExpired as exc:
             raise LinkRejected("This audio link has expired; synthesize the text again.") from exc
         except BadSignature as exc:

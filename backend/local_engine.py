@@ -8,7 +8,6 @@ import math
 import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from scipy.signal import resample_poly
 from backend.audio import OUTPUT_FORMATS, DecodedAudio, StreamEncoder, encode_stream
 from backend.errors import BadRequest, NotFound, ServiceUnavailable, UnprocessableAudio
 from backend.providers import CreatedVoice, SynthesisStream
+from backend.voice_profiles import FileProfiles, ProfileStore
 
 log = logging.getLogger(__name__)
 
@@ -415,14 +415,15 @@ class LocalEngine:
 
 
 class LocalProvider:
-    """VoiceProvider for the offline engine; voice profiles live in data_dir/voices/<model_id>.json."""
+    """VoiceProvider for the offline engine; voice profiles in data_dir/voices/ or, shared, in the database."""
 
     name = "local"
     description = DESCRIPTION
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, profiles: ProfileStore | None = None):
         self.data_dir = Path(data_dir)
         self.voices_dir = self.data_dir / "voices"
+        self.profiles = profiles or FileProfiles(self.voices_dir)
         self.engine = LocalEngine()
 
     def warm_up(self) -> None:
@@ -435,32 +436,17 @@ class LocalProvider:
     def owns(self, model_id: str) -> bool:
         return isinstance(model_id, str) and model_id.startswith(MODEL_PREFIX)
 
-    def _profile_path(self, model_id: str) -> Path:
-        return self.voices_dir / f"{model_id}.json"
-
     def _load_profile(self, model_id: str) -> dict[str, Any]:
         if not _MODEL_ID.match(model_id or ""):
             raise NotFound("Local voice model not found.")
         try:
-            return json.loads(self._profile_path(model_id).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise NotFound("Local voice model not found.") from None
+            text = self.profiles.load(model_id)
+            if text is None:
+                raise NotFound("Local voice model not found.")
+            return json.loads(text)
         except (OSError, ValueError) as exc:
             log.error("Unreadable local voice profile %s: %s", model_id, exc)
             raise NotFound("Local voice model not found (its profile is unreadable).") from exc
-
-    def _write_profile(self, model_id: str, profile: dict[str, Any]) -> None:
-        self.voices_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.voices_dir, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(profile, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self._profile_path(model_id))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     # -- protocol
 
@@ -480,7 +466,7 @@ class LocalProvider:
             "transcript": transcript,
             **analysis,
         }
-        self._write_profile(model_id, profile)
+        self.profiles.save(model_id, json.dumps(profile))
         eq = np.asarray(transform["eq_db"])
         details = {
             "engine": ENGINE,
@@ -497,7 +483,7 @@ class LocalProvider:
     def delete_voice(self, model_id: str) -> None:
         if not _MODEL_ID.match(model_id or ""):
             return
-        self._profile_path(model_id).unlink(missing_ok=True)
+        self.profiles.delete(model_id)
 
     def synthesize(self, *, text: str, reference_id: str | None, fmt: str) -> SynthesisStream:
         if fmt not in OUTPUT_FORMATS:

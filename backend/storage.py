@@ -1,4 +1,8 @@
-"""Files under DATA_DIR: uploads in progress, reference recordings and generated audio, written atomically."""
+"""Files under DATA_DIR: uploads in progress, reference recordings and generated audio, written atomically.
+
+``AudioStore`` keeps everything on this machine's disk. ``backend.gridfs_store.GridAudioStore`` has the same
+face and keeps recordings and audio in MongoDB, for several instances; both hand out ``StoredAudio``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +29,59 @@ _STALE_TMP_SECONDS = 3600
 OUTPUT_EXTENSIONS = {"mp3": "mp3", "wav": "wav", "opus": "opus", "pcm": "pcm"}
 
 
-class AudioStore:
-    """Directory layout: tmp/ (work in progress), references/ (uploads), audio/ (synthesized output).
+def is_output_name(name: object) -> bool:
+    return isinstance(name, str) and bool(_OUTPUT_NAME.match(name))
 
-    Names are random tokens chosen here, never a client's file name. A file appears under its final
-    name only when it is complete (temporary file + rename), so a crash leaves no partial file.
-    """
+
+def is_reference_key(key: object) -> bool:
+    return isinstance(key, str) and bool(_REFERENCE_KEY.match(key))
+
+
+def new_output_name(fmt: str) -> str:
+    return f"{secrets.token_urlsafe(24)}.{OUTPUT_EXTENSIONS[fmt]}"
+
+
+def new_reference_key(extension: str) -> str:
+    return f"{secrets.token_urlsafe(18)}.{extension}"
+
+
+class StoredAudio(Protocol):
+    """A complete stored audio file, wherever it lives."""
+
+    name: str
+    size: int
+    modified: datetime
+    path: Path | None  # set when it is a file on this machine
+
+    def open(self) -> BinaryIO: ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    name: str
+    path: Path
+    size: int
+    modified: datetime
+
+    @classmethod
+    def at(cls, path: Path, name: str | None = None) -> StoredFile | None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        return cls(name or path.name, path, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def open(self) -> BinaryIO:
+        return self.path.open("rb")
+
+
+class Scratch:
+    """tmp/ under DATA_DIR: uploads being checked and audio being written, on this machine only."""
 
     def __init__(self, data_dir: Path):
         self.root = Path(data_dir)
         self.tmp_dir = self.root / "tmp"
-        self.references_dir = self.root / "references"
-        self.outputs_dir = self.root / "audio"
-        for directory in (self.tmp_dir, self.references_dir, self.outputs_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.remove_stale_temporaries()
 
     def remove_stale_temporaries(self, older_than: float = _STALE_TMP_SECONDS) -> int:
@@ -71,11 +116,31 @@ class AudioStore:
                     out.write(chunk)
             yield path
 
+    def partial_path(self, name: str) -> Path:
+        return self.tmp_dir / f"{name}.part"
+
+
+class AudioStore(Scratch):
+    """Directory layout: tmp/ (work in progress), references/ (uploads), audio/ (synthesized output).
+
+    Names are random tokens chosen here, never a client's file name. A file appears under its final
+    name only when it is complete (temporary file + rename), so a crash leaves no partial file.
+    """
+
+    kind = "files"
+
+    def __init__(self, data_dir: Path):
+        super().__init__(data_dir)
+        self.references_dir = self.root / "references"
+        self.outputs_dir = self.root / "audio"
+        for directory in (self.references_dir, self.outputs_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+
     # -- reference recordings ---------------------------------------------------------------------
 
     def keep_reference(self, source: Path, extension: str) -> str:
         """Copy ``source`` into references/ under a new random key; returns the key."""
-        key = f"{secrets.token_urlsafe(18)}.{extension}"
+        key = new_reference_key(extension)
         with self.temporary(".part") as part:
             with source.open("rb") as src, part.open("wb") as dst:
                 while chunk := src.read(1 << 16):
@@ -85,14 +150,13 @@ class AudioStore:
             os.replace(part, self.references_dir / key)
         return key
 
-    def reference_path(self, key: str) -> Path | None:
-        if not isinstance(key, str) or not _REFERENCE_KEY.match(key):
+    def reference(self, key: str) -> StoredAudio | None:
+        if not is_reference_key(key):
             return None
-        path = self.references_dir / key
-        return path if path.is_file() else None
+        return StoredFile.at(self.references_dir / key)
 
     def delete_reference(self, key: str | None) -> None:
-        if key and _REFERENCE_KEY.match(key):
+        if is_reference_key(key):
             with suppress(FileNotFoundError):
                 (self.references_dir / key).unlink()
 
@@ -102,9 +166,6 @@ class AudioStore:
         """A new output file, written through a temporary file and renamed into audio/ on commit."""
         return OutputFile(self, fmt)
 
-    def partial_path(self, name: str) -> Path:
-        return self.tmp_dir / f"{name}.part"
-
     def follow_output(self, name: str, *, stall_timeout: float = 60.0, poll: float = 0.05) -> Iterator[bytes] | None:
         """Audio still being written (by any process on this machine), from its first byte to its last.
 
@@ -112,7 +173,7 @@ class AudioStore:
         if the writer gives up (the partial file vanishes without a final one) or stops growing for
         ``stall_timeout`` seconds (a killed writer).
         """
-        if not isinstance(name, str) or not _OUTPUT_NAME.match(name):
+        if not is_output_name(name):
             return None
         part, final = self.partial_path(name), self.outputs_dir / name
         try:
@@ -144,15 +205,14 @@ class AudioStore:
         finally:
             handle.close()
 
-    def output_path(self, name: str) -> Path | None:
-        """The stored file for a public output name, or None (also for names that are not ours)."""
-        if not isinstance(name, str) or not _OUTPUT_NAME.match(name):
+    def output(self, name: str) -> StoredAudio | None:
+        """The stored audio for a public output name, or None (also for names that are not ours)."""
+        if not is_output_name(name):
             return None
-        path = self.outputs_dir / name
-        return path if path.is_file() else None
+        return StoredFile.at(self.outputs_dir / name)
 
     def delete_output(self, name: str | None) -> None:
-        if name and _OUTPUT_NAME.match(name):
+        if is_output_name(name):
             with suppress(FileNotFoundError):
                 (self.outputs_dir / name).unlink()
 
@@ -172,7 +232,7 @@ class OutputFile:
     """Generated audio on its way to disk: nothing appears under ``name`` until ``commit``."""
 
     def __init__(self, store: AudioStore, fmt: str):
-        self.name = f"{secrets.token_urlsafe(24)}.{OUTPUT_EXTENSIONS[fmt]}"
+        self.name = new_output_name(fmt)
         self.size = 0
         self.path = store.outputs_dir / self.name
         # Named after the output, so any process on this machine can follow it while it grows.
@@ -185,7 +245,7 @@ class OutputFile:
         self._fh.flush()  # followers read what is on disk
         self.size += len(chunk)
 
-    def commit(self, finish: Callable[[Path], None] | None = None) -> Path:
+    def commit(self, finish: Callable[[Path], None] | None = None) -> StoredAudio:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
@@ -193,7 +253,7 @@ class OutputFile:
             finish(self.part)
         os.replace(self.part, self.path)
         self.committed = True
-        return self.path
+        return StoredFile.at(self.path)
 
     def discard(self) -> None:
         """Drop the temporary file unless committed; safe to call more than once."""

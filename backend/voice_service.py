@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from backend import audio
-from backend.audio_cache import AudioCache, default_voice_namespace
+from backend.audio_cache import AudioCache, CacheBase, default_voice_namespace
 from backend.config import Settings
 from backend.errors import (
     BadRequest,
@@ -22,7 +22,7 @@ from backend.errors import (
     UnprocessableAudio,
 )
 from backend.providers import SYNTH_FORMATS, CreatedVoice, VoiceProvider
-from backend.storage import AudioStore, OutputFile
+from backend.storage import AudioStore, StoredAudio
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,17 @@ class VoiceServiceWrapper:
     made it, recognised by its id, so voices made earlier keep working when the active one changes.
     """
 
-    def __init__(self, settings: Settings, store: AudioStore, providers: dict[str, VoiceProvider], active: str):
+    def __init__(
+        self,
+        settings: Settings,
+        store: AudioStore,
+        providers: dict[str, VoiceProvider],
+        active: str,
+        cache: CacheBase | None = None,
+    ):
         self.settings = settings
-        self.store = store
-        self.cache = AudioCache(settings.data_dir / "cache", settings.cache_max_mb * 1024 * 1024)
+        self.store = store  # an AudioStore, or a GridAudioStore with the same face
+        self.cache = cache or AudioCache(settings.data_dir / "cache", settings.cache_max_mb * 1024 * 1024)
         self.providers = providers
         self.active_name = active
 
@@ -210,7 +217,7 @@ class VoiceServiceWrapper:
             media_type=stream.media_type,
             provider=provider.name,
             reference_id=reference_id,
-            on_complete=(lambda path: self.cache.add(path, namespace, key, fmt)) if use_cache else None,
+            on_complete=(lambda stored: self.cache.add(stored, namespace, key, fmt)) if use_cache else None,
         )
 
     def finish_in_background(self, job: SynthesisJob, on_done: Callable[[], None]) -> threading.Thread:
@@ -230,12 +237,12 @@ class VoiceServiceWrapper:
         return thread
 
     def follow_audio(self, name: str) -> Iterator[bytes] | None:
-        """Audio still being produced (by any process on this machine), or None."""
+        """Audio still being produced (on this machine, or on any instance with GridFS), or None."""
         return self.store.follow_output(name, stall_timeout=self.settings.fish_audio_timeout + 10)
 
-    def audio_path(self, name: str) -> Path | None:
-        """The file behind a public audio name: a generated file, or a cache entry."""
-        return self.store.output_path(name) or self.cache.entry(name)
+    def stored_audio(self, name: str) -> StoredAudio | None:
+        """The audio behind a public name: generated speech, or a cache entry."""
+        return self.store.output(name) or self.cache.entry(name)
 
     def forget_user_cache(self, user_id: object) -> None:
         self.cache.drop(default_voice_namespace(user_id))
@@ -254,8 +261,8 @@ class VoiceServiceWrapper:
         return state
 
 
-def build_providers(settings: Settings) -> dict[str, VoiceProvider]:
-    """The providers this configuration can offer."""
+def build_providers(settings: Settings, profiles: Any = None) -> dict[str, VoiceProvider]:
+    """The providers this configuration can offer; ``profiles`` keeps local voice profiles (default: files)."""
     providers: dict[str, VoiceProvider] = {}
     if settings.fish_audio_api_key:
         from backend.fish_audio import FishAudioClient, FishAudioProvider
@@ -273,23 +280,23 @@ def build_providers(settings: Settings) -> dict[str, VoiceProvider]:
         providers["fish"] = FishAudioProvider(client)
     # The local engine loads lazily, so offering it costs nothing; voices made with it keep working
     # when Fish.Audio becomes the active provider.
-    local = _local_provider(settings.data_dir)
+    local = _local_provider(settings.data_dir, profiles)
     if local is not None:
         providers["local"] = local
     return providers
 
 
-def _local_provider(data_dir: Path) -> VoiceProvider | None:
+def _local_provider(data_dir: Path, profiles: Any = None) -> VoiceProvider | None:
     try:
         from backend.local_engine import LocalProvider
     except ImportError as exc:  # the engine's packages are not installed
         log.warning("local voice engine unavailable: %s", exc)
         return None
-    return LocalProvider(data_dir)
+    return LocalProvider(data_dir, profiles=profiles)
 
 
-def _read_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
-    with path.open("rb") as fh:
+def _read_chunks(stored: StoredAudio, size: int = 1 << 16) -> Iterator[bytes]:
+    with stored.open() as fh:
         while chunk := fh.read(size):
             yield chunk
 
@@ -306,13 +313,13 @@ class SynthesisJob:
         self,
         *,
         chunks: Iterator[bytes],
-        output: OutputFile | None,
+        output: Any,  # an OutputFile or GridOutputFile; None for a cache hit
         name: str,
         fmt: str,
         media_type: str,
         provider: str,
         reference_id: str | None,
-        on_complete: Callable[[Path], None] | None = None,
+        on_complete: Callable[[StoredAudio], None] | None = None,
     ):
         self.fmt = fmt
         self.media_type = media_type
@@ -349,9 +356,9 @@ class SynthesisJob:
                 if chunk:
                     yield self._pass(chunk)
             if self._output is not None:
-                path = self._output.commit(audio.finalize_wav if self.fmt == "wav" else None)
+                stored = self._output.commit(audio.finalize_wav if self.fmt == "wav" else None)
                 if self._on_complete is not None:
-                    self._on_complete(path)
+                    self._on_complete(stored)
         finally:
             self.close()
 

@@ -264,7 +264,7 @@ def test_parse_object_id():
 
 
 def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish, wav_bytes, slept):
-    """A real driver pointed at a closed port: cloning and speech go on, with a warning and no record."""
+    """A real driver pointed at a closed port, audio on local disk: cloning and speech go on, with a warning."""
     from tests.conftest import FISH_KEY, FISH_MODEL_ID, FISH_URL, fetch, fish_model, upload
 
     app = create_app(
@@ -273,6 +273,7 @@ def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish,
             "DATA_DIR": str(tmp_path),
             "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
             "MONGODB_TIMEOUT_MS": 200,
+            "AUDIO_STORE": "files",
             "VOICE_PROVIDER": "fish",
             "FISH_AUDIO_API_KEY": FISH_KEY,
             "FISH_AUDIO_API_URL": FISH_URL,

@@ -131,13 +131,14 @@ def test_cache_is_bounded_least_recently_used_first(tmp_path):
     import os
 
     from backend.audio_cache import AudioCache
+    from backend.storage import StoredFile
 
     cache = AudioCache(tmp_path / "cache", max_bytes=10_000)
     source = tmp_path / "one.mp3"
     source.write_bytes(b"x" * 1000)
     for index, key in enumerate(("a", "b", "c")):
-        cache.add(source, "voice", key, "mp3")
-        path = cache.lookup("voice", key, "mp3")
+        cache.add(StoredFile.at(source), "voice", key, "mp3")
+        path = cache.lookup("voice", key, "mp3").path
         os.utime(path, (time.time() - 100 + index, time.time() - 100 + index))
     cache.lookup("voice", "a", "mp3")  # a is used again: b is now the oldest
     cache.max_bytes = 2500

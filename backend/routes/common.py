@@ -29,7 +29,7 @@ class Services:
     settings: Settings
     db: DatabaseManager
     voices: VoiceServiceWrapper
-    store: AudioStore
+    store: AudioStore  # or a GridAudioStore, which has the same face
     links: AudioLinks
     _last_purge: float = 0.0
     _purge_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -42,7 +42,13 @@ class Services:
                 return 0
             self._last_purge = now
         self.voices.retry_pending_deletions()
-        gone = self.store.purge_outputs(self.settings.audio_retention_hours * 3600)
+        try:
+            gone = self.store.purge_outputs(self.settings.audio_retention_hours * 3600)
+        except DatabaseUnavailable:
+            log.info("audio in the database is purged once it is back")
+            with self._purge_lock:
+                self._last_purge = 0.0
+            return 0
         if gone:
             try:
                 self.db.forget_audio(gone)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, g, request, send_file, stream_with_context
+from werkzeug.wsgi import wrap_file
 
 from backend.audio import OUTPUT_FORMATS
 from backend.database import utcnow
@@ -225,14 +226,36 @@ def _stream_response(job, url: str, caller) -> Response:
 def get_audio(name: str):
     svc = services()
     svc.links.check(name, request.args.get("sig"))
-    path = svc.voices.audio_path(name)
-    if path is None:
+    stored = svc.voices.stored_audio(name)
+    if stored is None:
         growing = svc.voices.follow_audio(name)
         if growing is not None:  # still being spoken: follow it as it grows
             mimetype = OUTPUT_FORMATS[name.rsplit(".", 1)[1]]
             return Response(growing, mimetype=mimetype, headers={"Cache-Control": "no-store"})
-        raise NotFound("No audio with this name.")
-    mimetype = OUTPUT_FORMATS[path.suffix.lstrip(".")]  # files are named <token>.<format>
-    response = send_file(path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)
+        stored = svc.voices.stored_audio(name)  # finished between the two looks
+        if stored is None:
+            raise NotFound("No audio with this name.")
+    mimetype = OUTPUT_FORMATS[name.rsplit(".", 1)[1]]  # names are <token>.<format>
+    if stored.path is not None:
+        response = send_file(stored.path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)
+    else:
+        response = _send_stored(stored, mimetype)
+    # Someone's voice: browsers may keep it, shared caches may not.
+    response.cache_control.public = None
+    response.cache_control.private = True
     response.headers["Accept-Ranges"] = "bytes"
     return response
+
+
+def _send_stored(stored, mimetype: str) -> Response:
+    """A stored file that is not on this machine (GridFS), with Range and conditional requests."""
+    try:
+        reader = stored.open()
+    except FileNotFoundError:
+        raise NotFound("No audio with this name.") from None
+    response = Response(wrap_file(request.environ, reader), mimetype=mimetype, direct_passthrough=True)
+    response.content_length = stored.size
+    response.last_modified = stored.modified
+    response.set_etag(f"{stored.name}-{stored.size}")
+    response.cache_control.max_age = 3600
+    return response.make_conditional(request.environ, accept_ranges=True, complete_length=stored.size)

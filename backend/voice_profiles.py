@@ -1,0 +1,64 @@
+"""Where the local engine keeps its voice profiles: JSON files on this machine, or the shared database."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ProfileStore(Protocol):
+    def load(self, model_id: str) -> str | None: ...
+
+    def save(self, model_id: str, text: str) -> None: ...
+
+    def delete(self, model_id: str) -> None: ...
+
+
+class FileProfiles:
+    """Local voice profiles as JSON files, data_dir/voices/<model_id>.json, written atomically."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def _path(self, model_id: str) -> Path:
+        return self.directory / f"{model_id}.json"
+
+    def load(self, model_id: str) -> str | None:
+        try:
+            return self._path(model_id).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def save(self, model_id: str, text: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self._path(model_id))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def delete(self, model_id: str) -> None:
+        self._path(model_id).unlink(missing_ok=True)
+
+
+class DatabaseProfiles:
+    """Local voice profiles in the database, so that every instance can speak with every local voice."""
+
+    def __init__(self, db: Any):
+        self.db = db
+
+    def load(self, model_id: str) -> str | None:
+        return self.db.get_local_profile(model_id)
+
+    def save(self, model_id: str, text: str) -> None:
+        self.db.save_local_profile(model_id, text)
+
+    def delete(self, model_id: str) -> None:
+        self.db.delete_local_profile(model_id)
