@@ -111,6 +111,9 @@ def configure_logging(settings: Settings) -> None:
 
 
 def register_services(app: Flask, settings: Settings, db_client: Any, providers: dict | None) -> None:
+    gridfs = settings.resolved_audio_store == "gridfs"
+    if gridfs and not (settings.mongodb_uri or db_client is not None):
+        raise ConfigError("AUDIO_STORE=gridfs keeps audio in MongoDB: set MONGODB_URI too.")
     db = DatabaseManager(
         uri=settings.mongodb_uri,
         db_name=settings.mongodb_db,
@@ -120,9 +123,7 @@ def register_services(app: Flask, settings: Settings, db_client: Any, providers:
     )
     cache_bytes = settings.cache_max_mb * 1024 * 1024
     profiles = None
-    if settings.resolved_audio_store == "gridfs":
-        if not db.shared:
-            raise ConfigError("AUDIO_STORE=gridfs keeps audio in MongoDB: set MONGODB_URI too.")
+    if gridfs:
         from backend.gridfs_store import GridAudioCache, GridAudioStore
         from backend.voice_profiles import DatabaseProfiles
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
+from types import SimpleNamespace
 
 import mongomock
+import mongomock.gridfs
 import pytest
 import responses
 from urllib3 import encode_multipart_formdata
@@ -18,6 +20,16 @@ from tests.audiogen import audio_file
 FISH_URL = "https://fish.test"
 FISH_KEY = "test-key-not-a-secret-0123456789"
 FISH_MODEL_ID = "0123456789abcdef0123456789abcdef"
+
+
+# pymongo's gridfs on mongomock collections (the shared audio store's tests).
+mongomock.gridfs.enable_gridfs_integration()
+
+
+class GridMongoClient(mongomock.MongoClient):
+    """mongomock plus the client option pymongo's gridfs reads (its client-side operation timeout)."""
+
+    options = SimpleNamespace(timeout=None)
 
 
 @pytest.fixture

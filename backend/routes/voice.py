@@ -59,6 +59,9 @@ def upload_reference():
             owned(svc.db.get_echo(echo_id), user_id, "echo")
     except DatabaseUnavailable:
         db_ok = False
+    if svc.store.kind == "gridfs" and (not db_ok or svc.db.ping()["status"] != "ok"):
+        # The recording would be kept in the database: do not make a voice that cannot be kept.
+        raise DatabaseUnavailable("Recordings are kept in the database, which is unavailable; try again shortly.")
 
     consent_key = svc.voices.keep_consent_recording(consent_upload.stream) if consent_upload else None
     try:

@@ -1,0 +1,389 @@
+"""Several app instances on one MongoDB (AUDIO_STORE=gridfs): every instance serves every user's audio.
+
+Each "instance" is an app with a DATA_DIR of its own (a separate machine) and the same database. The
+database is mongomock with its GridFS integration, and a real MongoDB too when MONGODB_URI is set; the
+upstream is the real-socket fake Fish.Audio.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from backend import fish_audio
+from backend.api_server import create_app
+from backend.config import ConfigError
+from backend.database import DatabaseManager, utcnow
+from tests.conftest import GridMongoClient, fetch, files_under, upload
+from tests.fake_fish import FakeFish, Reply, mp3_like
+
+
+@pytest.fixture
+def fake():
+    server = FakeFish()
+    yield server
+    server.close()
+
+
+class SharedDatabase:
+    """The database every instance uses: ``config`` for the apps, ``db`` to look inside."""
+
+    def __init__(self, kind: str):
+        if kind == "mongomock":
+            self.client = GridMongoClient(tz_aware=True)
+            self.name = "echo_db"
+            self.config = {"DB_CLIENT": self.client}
+        else:
+            from pymongo import MongoClient
+
+            uri = os.environ.get("MONGODB_URI")
+            if not uri:
+                pytest.skip("MONGODB_URI is not set")
+            self.client = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=3000)
+            self.name = f"echo_test_{secrets.token_hex(4)}"
+            self.config = {"MONGODB_URI": uri, "MONGODB_DB": self.name}
+        self.db = self.client[self.name]
+        self.managers: list[DatabaseManager] = []
+
+    def manager(self) -> DatabaseManager:
+        if "DB_CLIENT" in self.config:
+            manager = DatabaseManager(client=self.client)
+        else:
+            manager = DatabaseManager(uri=self.config["MONGODB_URI"], db_name=self.name)
+        self.managers.append(manager)
+        return manager
+
+    def close(self) -> None:
+        for manager in self.managers:
+            manager.close()
+        if "MONGODB_URI" in self.config:
+            self.client.drop_database(self.name)
+            self.client.close()
+
+
+@pytest.fixture(params=["mongomock", pytest.param("mongodb", marks=pytest.mark.mongodb)])
+def shared(request):
+    database = SharedDatabase(request.param)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def make_instance(fake, shared, tmp_path, monkeypatch):
+    monkeypatch.setattr(fish_audio, "_sleep", lambda seconds: None)
+    made = []
+
+    def factory(label: str = "a", **overrides):
+        config = {
+            "IGNORE_ENVIRONMENT": True,
+            "DATA_DIR": str(tmp_path / f"machine-{label}"),
+            "AUDIO_STORE": "gridfs",
+            "VOICE_PROVIDER": "fish",
+            "FISH_AUDIO_API_KEY": "fake-key-for-tests-000",
+            "FISH_AUDIO_API_URL": fake.url,
+            "FISH_AUDIO_TIMEOUT": 2.0,
+            "FISH_AUDIO_MAX_RETRIES": 0,
+            "SYNTHESIZE_RATE_LIMIT": "10000 per minute",
+            "LOG_LEVEL": "WARNING",
+        }
+        config.update(shared.config)
+        config.update(overrides)
+        app = create_app(config)
+        made.append(app)
+        return app.test_client()
+
+    yield factory
+    for app in made:
+        app.extensions["echo"].db.close()
+
+
+@pytest.fixture
+def a(make_instance):
+    return make_instance("a")
+
+
+@pytest.fixture
+def b(make_instance):
+    return make_instance("b")
+
+
+def gridfs_names(shared, bucket: str) -> list[str]:
+    return sorted(doc["filename"] for doc in shared.db[f"{bucket}.files"].find())
+
+
+def scratch_is_empty(client) -> bool:
+    data_dir = client.application.extensions["echo"].settings.data_dir
+    return files_under(data_dir / "tmp") == []
+
+
+def nothing_on_disk_but_scratch(client) -> list:
+    data_dir = client.application.extensions["echo"].settings.data_dir
+    return [p for p in files_under(data_dir) if p.parent.name != "tmp"]
+
+
+# -- the shared store -----------------------------------------------------------------------------
+
+
+def test_audio_made_on_one_instance_is_served_by_another(a, b, shared, wav_bytes):
+    user = a.post("/api/users/local|gran-family").json["user"]
+    created = upload(a, wav_bytes, name="Gran", user_id=user)
+    assert created.status_code == 201
+    model_id = created.json["model_id"]
+    assert len(gridfs_names(shared, "references")) == 1  # the recording is in MongoDB
+    spoken = a.post("/api/synthesize", json={"text": "Hello from A.", "reference_id": model_id, "user_id": user})
+    assert spoken.status_code == 200 and spoken.json["cached"] is False
+    response, data = fetch(b, spoken.json["audio_url"])  # B signs alike and reads the same store
+    assert response.status_code == 200 and data.startswith(b"ID3") and len(data) == spoken.json["size_bytes"]
+    assert response.headers["Accept-Ranges"] == "bytes" and "private" in response.headers["Cache-Control"]
+    assert nothing_on_disk_but_scratch(a) == [] and scratch_is_empty(a)
+    # Ranges and revalidation work for audio that is not a local file.
+    part, piece = fetch(b, spoken.json["audio_url"], headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and piece == data[10:20]
+    assert part.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    again, _ = fetch(b, spoken.json["audio_url"], headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+    # B lists the voice and speaks with it: the records are shared too.
+    listed = b.get(f"/api/voice-models?user_id={user}").json
+    assert [m["model_id"] for m in listed["voice_models"]] == [model_id]
+
+
+def test_the_link_secret_is_shared_through_the_database(a, b, shared):
+    spoken = a.post("/api/synthesize", json={"text": "Signed once."}).json
+    assert fetch(b, spoken["audio_url"])[0].status_code == 200
+    assert shared.db.secrets.count_documents({}) == 1
+    data_dir = a.application.extensions["echo"].settings.data_dir
+    assert not (data_dir / "secret_key").exists()
+    tampered = spoken["audio_url"][:-3] + ("aaa" if not spoken["audio_url"].endswith("aaa") else "bbb")
+    assert b.get(tampered).status_code == 403
+
+
+def test_the_cache_is_shared_and_goes_with_the_voice(a, b, fake, shared, wav_bytes):
+    user = a.post("/api/users/local|cache-family").json["user"]
+    model_id = upload(a, wav_bytes, name="Grandad", user_id=user).json["model_id"]
+    request = {"text": "Same words everywhere.", "reference_id": model_id, "user_id": user}
+    first = a.post("/api/synthesize", json=request).json
+    second = b.post("/api/synthesize", json=request).json
+    assert first["cached"] is False and second["cached"] is True
+    assert len(fake.calls("POST", "/v1/tts")) == 1  # B did not ask the provider
+    assert fetch(a, second["audio_url"])[1] == fetch(b, first["audio_url"])[1]
+    assert len(gridfs_names(shared, "cache")) == 1
+    assert b.delete(f"/api/voice-models/{model_id}?user_id={user}").status_code == 200
+    assert gridfs_names(shared, "cache") == [] and gridfs_names(shared, "audio") == []
+    assert gridfs_names(shared, "references") == []
+    assert a.get(first["audio_url"]).status_code == 404 and a.get(second["audio_url"]).status_code == 404
+
+
+def test_progressive_audio_can_be_followed_from_another_instance(a, b, fake, shared):
+    body = mp3_like(60000)
+    fake.plan["POST /v1/tts"] = Reply(body=body, content_type="audio/mpeg", chunks=10, chunk_delay=0.1)
+    response = a.post("/api/synthesize", json={"text": "Slowly, on A.", "progressive": True})
+    assert response.status_code == 200 and response.json["complete"] is False
+    follower = b.get(response.json["audio_url"], buffered=False)
+    assert follower.status_code == 200 and follower.mimetype == "audio/mpeg"
+    pieces = list(follower.response)
+    follower.close()
+    assert b"".join(pieces) == body and len(pieces) > 1  # it arrived while it grew
+    deadline = time.monotonic() + 5
+    while shared.db.audio_progress.count_documents({}) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    db = shared.db
+    assert db.audio_progress.count_documents({}) == 0 and db.audio_progress_pieces.count_documents({}) == 0
+    assert fetch(b, response.json["audio_url"])[1] == body
+
+
+def test_a_follower_that_arrives_late_gets_the_whole_file(a, b, fake):
+    """Pieces are deleted once the file is stored: a follower part-way through reads the rest from GridFS."""
+    store = a.application.extensions["echo"].store
+    body = mp3_like(30000)
+    fake.plan["POST /v1/tts"] = Reply(body=body, content_type="audio/mpeg", chunks=6, chunk_delay=0.05)
+    response = a.post("/api/synthesize", json={"text": "Catch me.", "progressive": True}).json
+    name = response["audio_url"].split("/")[-1].split("?")[0]
+    follower = store.follow_output(name, poll=0.01)
+    assert follower is not None
+    first = next(follower)
+    rest = b"".join(follower)
+    assert first + rest == body
+
+
+def test_a_progressive_failure_keeps_nothing_anywhere(a, b, fake, shared):
+    fake.plan["POST /v1/tts"] = Reply(
+        body=mp3_like(60000), content_type="audio/mpeg", chunks=10, chunk_delay=0.05, drop_after_chunks=4
+    )
+    response = a.post("/api/synthesize", json={"text": "Cut off.", "progressive": True})
+    follower = b.get(response.json["audio_url"], buffered=False)
+    with pytest.raises(OSError, match="part-way"):
+        b"".join(follower.response)
+    follower.close()
+    time.sleep(0.2)
+    assert b.get(response.json["audio_url"]).status_code == 404
+    db = shared.db
+    assert gridfs_names(shared, "audio") == [] and db["audio.chunks"].count_documents({}) == 0
+    assert db.audio_progress.count_documents({}) == 0 and db.audio_progress_pieces.count_documents({}) == 0
+    assert scratch_is_empty(a)
+
+
+def test_a_stream_cut_in_the_middle_stores_nothing(a, fake, shared):
+    fake.plan["POST /v1/tts"] = Reply(body=mp3_like(40000), content_type="audio/mpeg", chunks=8, drop_after_chunks=3)
+    response = a.post("/api/synthesize", json={"text": "Hi", "stream": True}, buffered=False)
+    with pytest.raises(Exception, match="dropped"):
+        list(response.response)
+    response.close()
+    assert gridfs_names(shared, "audio") == [] and shared.db.audio_progress_pieces.count_documents({}) == 0
+    assert scratch_is_empty(a)
+
+
+def test_retention_and_abandoned_audio_are_purged(a, shared):
+    spoken = a.post("/api/synthesize", json={"text": "Old news."}).json
+    db = shared.db
+    db["audio.files"].update_many({}, {"$set": {"uploadDate": utcnow() - timedelta(days=30)}})
+    # A writer killed part-way leaves a mark and pieces behind.
+    db.audio_progress.insert_one(
+        {"_id": "x" * 32 + ".mp3", "state": "writing", "updated_at": utcnow() - timedelta(hours=2)}
+    )
+    db.audio_progress_pieces.insert_one({"name": "x" * 32 + ".mp3", "seq": 0, "data": b"ID3"})
+    services = a.application.extensions["echo"]
+    assert services.purge_old_audio(force=True) == 1
+    assert gridfs_names(shared, "audio") == [] and db["audio.chunks"].count_documents({}) == 0
+    assert db.audio_progress.count_documents({}) == 0 and db.audio_progress_pieces.count_documents({}) == 0
+    assert a.get(spoken["audio_url"]).status_code == 404
+
+
+def test_deleting_an_account_deletes_its_audio_in_the_shared_store(a, b, shared, wav_bytes):
+    user = a.post("/api/users/local|leaving").json["user"]
+    model_id = upload(a, wav_bytes, name="Gran", user_id=user).json["model_id"]
+    a.post("/api/synthesize", json={"text": "One.", "reference_id": model_id, "user_id": user})
+    a.post("/api/synthesize", json={"text": "Two.", "user_id": user})
+    assert gridfs_names(shared, "audio") and gridfs_names(shared, "cache")
+    assert b.delete(f"/api/users/local%7Cleaving?user_id={user}").status_code == 200
+    for bucket in ("audio", "cache", "references"):
+        assert gridfs_names(shared, bucket) == [], bucket
+
+
+def test_the_shared_cache_is_bounded_least_recently_used_first(shared, tmp_path):
+    from backend.gridfs_store import GridAudioCache
+    from backend.storage import StoredFile
+
+    db = shared.manager()
+    cache = GridAudioCache(db, max_bytes=10_000)
+    source = tmp_path / "one.mp3"
+    source.write_bytes(b"x" * 1000)
+    files = shared.db["cache.files"]
+    for index, key in enumerate(("a", "b", "c")):
+        cache.add(StoredFile.at(source), "voice", key, "mp3")
+        name = cache.entry_name("voice", key, "mp3")
+        files.update_one(
+            {"filename": name}, {"$set": {"metadata.last_used": utcnow() - timedelta(seconds=100 - index)}}
+        )
+    cache.lookup("voice", "a", "mp3")  # a is used again: b is now the oldest
+    cache.max_bytes = 2500
+    assert cache.evict() == 1
+    assert cache.lookup("voice", "b", "mp3") is None
+    assert cache.lookup("voice", "a", "mp3") is not None and cache.lookup("voice", "c", "mp3") is not None
+    assert cache.drop("voice") == 2 and shared.db["cache.chunks"].count_documents({}) == 0
+
+
+def test_two_instances_caching_the_same_answer_at_once_both_succeed(shared, tmp_path):
+    from backend.gridfs_store import GridAudioCache
+    from backend.storage import StoredFile
+
+    db = shared.manager()
+    source = tmp_path / "one.mp3"
+    source.write_bytes(b"ID3" + b"y" * 5000)
+    caches = [GridAudioCache(db, max_bytes=1 << 20) for _ in range(2)]
+    threads = [threading.Thread(target=c.add, args=(StoredFile.at(source), "v", "k", "mp3")) for c in caches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    hit = caches[1].lookup("v", "k", "mp3")
+    with hit.open() as fh:
+        assert fh.read() == source.read_bytes()
+
+
+# -- outages and settings -------------------------------------------------------------------------
+
+
+def test_with_the_database_down_audio_routes_answer_503_and_recover(a, shared, wav_bytes, monkeypatch):
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    spoken = a.post("/api/synthesize", json={"text": "Before."}).json
+    db = a.application.extensions["echo"].db
+    real_op = db._op.__func__
+
+    def down(self):
+        raise ServerSelectionTimeoutError("no servers")
+
+    monkeypatch.setattr(DatabaseManager, "_op", lambda self: _raising_context(down, self))
+    assert a.post("/api/synthesize", json={"text": "During."}).status_code == 503
+    assert upload(a, wav_bytes, name="Gran").status_code == 503
+    assert a.get(spoken["audio_url"]).status_code == 503
+    assert scratch_is_empty(a)
+    monkeypatch.setattr(DatabaseManager, "_op", real_op)
+    assert a.post("/api/synthesize", json={"text": "After."}).status_code == 200
+    assert fetch(a, spoken["audio_url"])[0].status_code == 200
+
+
+class _raising_context:
+    """Stands in for DatabaseManager._op while the database is down: mapped to 503 like the real one."""
+
+    def __init__(self, fail, manager):
+        self.fail, self.manager = fail, manager
+
+    def __enter__(self):
+        from pymongo.errors import ConnectionFailure
+
+        from backend.errors import DatabaseUnavailable
+
+        try:
+            self.fail(self.manager)
+        except ConnectionFailure as exc:
+            raise DatabaseUnavailable() from exc
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_gridfs_needs_mongodb(tmp_path):
+    with pytest.raises(ConfigError, match="MONGODB_URI"):
+        create_app({"IGNORE_ENVIRONMENT": True, "DATA_DIR": str(tmp_path), "AUDIO_STORE": "gridfs"})
+    with pytest.raises(ConfigError, match="AUDIO_STORE"):
+        create_app({"IGNORE_ENVIRONMENT": True, "DATA_DIR": str(tmp_path), "AUDIO_STORE": "s3"})
+
+
+def test_mongodb_means_gridfs_unless_told_otherwise():
+    from backend.config import load_settings
+
+    assert load_settings({"MONGODB_URI": "mongodb://db.internal/"}, env={}).resolved_audio_store == "gridfs"
+    assert load_settings({}, env={}).resolved_audio_store == "files"
+    files = load_settings({"MONGODB_URI": "mongodb://db.internal/", "AUDIO_STORE": "files"}, env={})
+    assert files.resolved_audio_store == "files"
+
+
+def test_a_local_engine_voice_made_on_one_instance_speaks_on_another(make_instance, shared, tmp_path):
+    from pathlib import Path
+
+    from backend import audio
+
+    a = make_instance("a", VOICE_PROVIDER="local")
+    b = make_instance("b", VOICE_PROVIDER="local")
+    user = a.post("/api/users/local|offline-family").json["user"]
+    reference = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "voices" / "slt_female_us.wav"
+    created = upload(a, reference.read_bytes(), user_id=user, name="SLT")
+    assert created.status_code == 201, created.json
+    model_id = created.json["model_id"]
+    assert shared.db.local_voice_profiles.count_documents({"_id": model_id}) == 1
+    assert nothing_on_disk_but_scratch(a) == []  # no profile file on A's disk
+    spoken = b.post(
+        "/api/synthesize", json={"text": "Hello from the other machine.", "reference_id": model_id, "user_id": user}
+    )
+    assert spoken.status_code == 200, spoken.json
+    path = tmp_path / "out.mp3"
+    path.write_bytes(fetch(a, spoken.json["audio_url"])[1])
+    assert audio.inspect(path, max_seconds=60).duration > 1.0
+    assert b.delete(f"/api/voice-models/{model_id}?user_id={user}").status_code == 200
+    assert shared.db.local_voice_profiles.count_documents({}) == 0
