@@ -166,10 +166,25 @@ def register_extensions(app: Flask, settings: Settings) -> None:
             expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
         )
     init_auth(app, settings)
+    storage_uri = settings.resolved_ratelimit_storage
+    storage_options: dict[str, Any] = {}
+    if storage_uri.startswith("mongodb"):
+        # Counters beside Echo's own collections; they expire by themselves (TTL index).
+        storage_options = {
+            "database_name": settings.mongodb_db,
+            "counter_collection_name": "rate_limit_counters",
+            "window_collection_name": "rate_limit_windows",
+            "serverSelectionTimeoutMS": settings.mongodb_timeout_ms,
+            "connectTimeoutMS": settings.mongodb_timeout_ms,
+        }
     limiter = Limiter(
         key_func=_rate_limit_key,
         app=app,
-        storage_uri=settings.ratelimit_storage_uri,
+        storage_uri=storage_uri,
+        storage_options=storage_options,
+        # While the shared store is unreachable, each process counts in memory instead of failing requests.
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
         headers_enabled=True,
         default_limits=[],
     )

@@ -50,11 +50,17 @@ class Settings:
     max_json_kb: int = 64
     upload_rate_limit: str = "20 per hour"
     synthesize_rate_limit: str = "120 per hour;20 per minute"
-    ratelimit_storage_uri: str = "memory://"
+    ratelimit_storage_uri: str = ""
     cache_max_mb: int = 512
     fish_audio_max_concurrency: int = 5
     fish_audio_queue_timeout: float = 60.0
     audio_store: str = "auto"
+
+    @property
+    def resolved_ratelimit_storage(self) -> str:
+        """Where rate-limit counters live: RATELIMIT_STORAGE_URI, else MongoDB when configured (shared by every
+        instance), else this process's memory."""
+        return self.ratelimit_storage_uri or self.mongodb_uri or "memory://"
 
     @property
     def resolved_audio_store(self) -> str:
@@ -164,7 +170,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         max_json_kb=_number(values, "MAX_JSON_KB", int, 64, 1),
         upload_rate_limit=str(_pick(values, "UPLOAD_RATE_LIMIT", default="20 per hour")),
         synthesize_rate_limit=str(_pick(values, "SYNTHESIZE_RATE_LIMIT", default="120 per hour;20 per minute")),
-        ratelimit_storage_uri=str(_pick(values, "RATELIMIT_STORAGE_URI", default="memory://")),
+        ratelimit_storage_uri=str(_pick(values, "RATELIMIT_STORAGE_URI", default="")).strip(),
         cache_max_mb=_number(values, "CACHE_MAX_MB", int, 512, 0),
         fish_audio_max_concurrency=_number(values, "FISH_AUDIO_MAX_CONCURRENCY", int, 5, 1),
         fish_audio_queue_timeout=_number(values, "FISH_AUDIO_QUEUE_TIMEOUT", float, 60.0, 0.0),

@@ -203,3 +203,28 @@ def test_generated_audio_is_deleted_after_the_retention_time(client, fish, app, 
     assert services.purge_old_audio(force=True) == 1
     assert not path.exists() and client.get(url).status_code == 404
     assert services.db.audio_names(user_id=None) == []
+
+
+def test_rate_limits_are_shared_through_mongodb_and_survive_its_outage(make_app, fish, tmp_path):
+    """With MONGODB_URI the counters live in MongoDB (every instance counts together); unreachable, each
+    process counts in memory instead of failing or dropping the limit."""
+    from limits.storage import MongoDBStorage
+
+    from tests.test_database import closed_port
+
+    app = make_app(
+        DB_CLIENT=None,
+        MONGODB_URI=f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
+        MONGODB_TIMEOUT_MS=100,
+        AUDIO_STORE="files",
+        SYNTHESIZE_RATE_LIMIT="2 per minute",
+    )
+    limiter = app.extensions["echo_limiter"]
+    assert isinstance(limiter._storage, MongoDBStorage)
+    assert limiter._storage._database_name == "echo_db"
+    fish.post(f"{FISH_URL}/v1/tts", body=b"ID3" + b"\0" * 300, content_type="audio/mpeg")
+    client = app.test_client()
+    statuses = [client.post("/api/synthesize", json={"text": f"Hi {n}"}).status_code for n in range(3)]
+    assert statuses == [200, 200, 429]
+    app.extensions["echo"].db.close()
+    limiter._storage.storage.close()
