@@ -229,6 +229,7 @@ def test_unreachable_mongodb_server_degrades_the_app(tmp_path):
             "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(tmp_path),
             "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
+            "RATELIMIT_STORAGE_URI": "memory://",  # the MongoDB-backed limiter is tested in test_security
             "MONGODB_TIMEOUT_MS": 200,
             "VOICE_PROVIDERS": {},
             "LOG_LEVEL": "ERROR",
@@ -272,6 +273,7 @@ def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish,
             "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(tmp_path),
             "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
+            "RATELIMIT_STORAGE_URI": "memory://",  # the MongoDB-backed limiter is tested in test_security
             "MONGODB_TIMEOUT_MS": 200,
             "AUDIO_STORE": "files",
             "VOICE_PROVIDER": "fish",
