@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 INDEXES = [
     ("users", [("auth0_user_id", ASCENDING)], True),
     ("voice_models", [("model_id", ASCENDING)], True),
-    ("voice_models", [("user_id", ASCENDING), ("created_at", DESCENDING)], False),
-    ("echos", [("user_id", ASCENDING)], False),
-    ("messages", [("echo_id", ASCENDING), ("created_at", ASCENDING)], False),
+    # Lists: filter and newest-first order both come from the index (no in-memory sort, whatever the size).
+    ("voice_models", [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
+    ("echos", [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
+    ("messages", [("echo_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
     ("audio_files", [("model_id", ASCENDING)], False),
     ("audio_files", [("user_id", ASCENDING)], False),
     # The shared audio store (GridFS buckets and audio being written), used with AUDIO_STORE=gridfs.
@@ -41,6 +42,7 @@ INDEXES = [
 ]
 
 ECHO_FIELDS = ("name", "persona_prompt", "voice_model_id")
+NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
 def utcnow() -> datetime:
@@ -265,11 +267,7 @@ class DatabaseManager:
         query = {"user_id": user_id}
         with self._op() as db:
             total = db.voice_models.count_documents(query)
-            docs = list(
-                db.voice_models.find(
-                    query, sort=[("created_at", DESCENDING), ("_id", DESCENDING)], **self._page(limit, offset)
-                )
-            )
+            docs = list(db.voice_models.find(query, sort=NEWEST_FIRST, **self._page(limit, offset)))
         return docs, total
 
     def set_voice_model_echo(self, model_id: str, echo_id: ObjectId | None) -> None:
@@ -317,11 +315,7 @@ class DatabaseManager:
         query = {"user_id": user_id}
         with self._op() as db:
             total = db.echos.count_documents(query)
-            docs = list(
-                db.echos.find(
-                    query, sort=[("created_at", DESCENDING), ("_id", DESCENDING)], **self._page(limit, offset)
-                )
-            )
+            docs = list(db.echos.find(query, sort=NEWEST_FIRST, **self._page(limit, offset)))
         return docs, total
 
     def update_echo(self, echo_id: ObjectId, changes: dict[str, Any]) -> dict | None:
@@ -375,11 +369,7 @@ class DatabaseManager:
     def list_messages(self, echo_id: ObjectId, *, limit: int = 100) -> list[dict]:
         """The latest ``limit`` messages of an echo, oldest first."""
         with self._op() as db:
-            newest_first = list(
-                db.messages.find(
-                    {"echo_id": echo_id}, sort=[("created_at", DESCENDING), ("_id", DESCENDING)], limit=limit
-                )
-            )
+            newest_first = list(db.messages.find({"echo_id": echo_id}, sort=NEWEST_FIRST, limit=limit))
         return newest_first[::-1]
 
     # -- generated audio --------------------------------------------------------------------------
