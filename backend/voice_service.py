@@ -207,8 +207,12 @@ class VoiceServiceWrapper:
                 provider=provider.name,
                 reference_id=reference_id,
             )
-        stream = provider.synthesize(text=text, reference_id=reference_id, fmt=fmt)
-        output = self.store.new_output(fmt)
+        output = self.store.new_output(fmt)  # first: with GridFS it needs the database, so fail before the provider
+        try:
+            stream = provider.synthesize(text=text, reference_id=reference_id, fmt=fmt)
+        except BaseException:
+            output.discard()
+            raise
         return SynthesisJob(
             chunks=stream.chunks,
             output=output,

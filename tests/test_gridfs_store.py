@@ -308,7 +308,7 @@ def test_two_instances_caching_the_same_answer_at_once_both_succeed(shared, tmp_
 # -- outages and settings -------------------------------------------------------------------------
 
 
-def test_with_the_database_down_audio_routes_answer_503_and_recover(a, shared, wav_bytes, monkeypatch):
+def test_with_the_database_down_audio_routes_answer_503_and_recover(a, fake, shared, wav_bytes, monkeypatch):
     from pymongo.errors import ServerSelectionTimeoutError
 
     spoken = a.post("/api/synthesize", json={"text": "Before."}).json
@@ -319,8 +319,10 @@ def test_with_the_database_down_audio_routes_answer_503_and_recover(a, shared, w
         raise ServerSelectionTimeoutError("no servers")
 
     monkeypatch.setattr(DatabaseManager, "_op", lambda self: _raising_context(down, self))
+    calls = len(fake.requests)
     assert a.post("/api/synthesize", json={"text": "During."}).status_code == 503
     assert upload(a, wav_bytes, name="Gran").status_code == 503
+    assert len(fake.requests) == calls  # nothing was made upstream that could not be kept
     assert a.get(spoken["audio_url"]).status_code == 503
     assert scratch_is_empty(a)
     monkeypatch.setattr(DatabaseManager, "_op", real_op)

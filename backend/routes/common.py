@@ -45,9 +45,7 @@ class Services:
         try:
             gone = self.store.purge_outputs(self.settings.audio_retention_hours * 3600)
         except DatabaseUnavailable:
-            log.info("audio in the database is purged once it is back")
-            with self._purge_lock:
-                self._last_purge = 0.0
+            log.info("audio in the database is purged at the next hourly pass")
             return 0
         if gone:
             try:
