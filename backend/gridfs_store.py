@@ -222,6 +222,7 @@ class GridOutputFile:
         self._publishing = True
         self.part = store.partial_path(self.name)
         store._progress_begin(self.name)  # the database is needed to store the audio: fail before any audio
+        self._marked = True
         try:
             self._fh = open(self.part, "xb")  # noqa: SIM115 - closed by commit or discard
         except BaseException:
@@ -256,6 +257,9 @@ class GridOutputFile:
         return StoredBlob(self.name, size, utcnow(), store.outputs, self.name)
 
     def _end_progress(self) -> None:
+        if not self._marked:
+            return
+        self._marked = False
         try:
             self._store._progress_end(self.name)
         except DatabaseUnavailable:
@@ -268,10 +272,7 @@ class GridOutputFile:
         if not self.committed:
             with suppress(FileNotFoundError):
                 self.part.unlink()
-            if self._publishing or self._seq:
-                self._publishing = False
-                self._seq = 0
-                self._end_progress()
+            self._end_progress()
 
 
 class GridAudioCache(CacheBase):
