@@ -12,7 +12,6 @@ then the rest of the finished file from GridFS. This module, like ``backend.data
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from backend.database import DatabaseManager, utcnow
 from backend.errors import DatabaseUnavailable
 from backend.storage import (
     Scratch,
+    ScratchOutput,
     StoredAudio,
     is_output_name,
     is_reference_key,
@@ -210,28 +210,25 @@ class GridAudioStore(Scratch):
             time.sleep(poll)
 
 
-class GridOutputFile:
+class GridOutputFile(ScratchOutput):
     """Generated audio on its way into GridFS: written to scratch, published piece by piece, stored on commit."""
 
     def __init__(self, store: GridAudioStore, fmt: str):
-        self.name = new_output_name(fmt)
-        self.size = 0
-        self.committed = False
         self._store = store
         self._seq = 0
         self._publishing = True
-        self.part = store.partial_path(self.name)
-        store._progress_begin(self.name)  # the database is needed to store the audio: fail before any audio
+        name = new_output_name(fmt)
+        store._progress_begin(name)  # the database is needed to store the audio: fail before any audio
         self._marked = True
+        self.name = name
         try:
-            self._fh = open(self.part, "xb")  # noqa: SIM115 - closed by commit or discard
+            super().__init__(store, name)
         except BaseException:
             self._end_progress()
             raise
 
     def write(self, chunk: bytes) -> None:
-        self._fh.write(chunk)
-        self.size += len(chunk)
+        super().write(chunk)
         if self._publishing:
             try:
                 self._store._progress_piece(self.name, self._seq, chunk)
@@ -242,11 +239,7 @@ class GridOutputFile:
                 self._publishing = False
 
     def commit(self, finish: Callable[[Path], None] | None = None) -> StoredAudio:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        if finish is not None:
-            finish(self.part)
+        self._seal(finish)
         store = self._store
         with store.db.operation(), self.part.open("rb") as fh:
             store.outputs.upload_from_stream_with_id(self.name, self.name, fh, metadata={"kind": "speech"})
@@ -267,11 +260,8 @@ class GridOutputFile:
 
     def discard(self) -> None:
         """Drop the scratch file and the published pieces unless committed; safe to call more than once."""
-        if not self._fh.closed:
-            self._fh.close()
+        super().discard()
         if not self.committed:
-            with suppress(FileNotFoundError):
-                self.part.unlink()
             self._end_progress()
 
 

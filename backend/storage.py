@@ -228,32 +228,29 @@ class AudioStore(Scratch):
         return gone
 
 
-class OutputFile:
-    """Generated audio on its way to disk: nothing appears under ``name`` until ``commit``."""
+class ScratchOutput:
+    """Generated audio being written to ``tmp/<name>.part``; subclasses decide where ``commit`` puts it."""
 
-    def __init__(self, store: AudioStore, fmt: str):
-        self.name = new_output_name(fmt)
+    def __init__(self, scratch: Scratch, name: str):
+        self.name = name
         self.size = 0
-        self.path = store.outputs_dir / self.name
-        # Named after the output, so any process on this machine can follow it while it grows.
-        self.part = store.partial_path(self.name)
-        self._fh = open(self.part, "xb")  # noqa: SIM115 - closed by commit or discard
         self.committed = False
+        # Named after the output, so any process on this machine can follow it while it grows.
+        self.part = scratch.partial_path(name)
+        self._fh = open(self.part, "xb")  # noqa: SIM115 - closed by commit or discard
 
     def write(self, chunk: bytes) -> None:
         self._fh.write(chunk)
         self._fh.flush()  # followers read what is on disk
         self.size += len(chunk)
 
-    def commit(self, finish: Callable[[Path], None] | None = None) -> StoredAudio:
+    def _seal(self, finish: Callable[[Path], None] | None) -> None:
+        """Make the scratch file whole and durable (and let ``finish`` fix it up, e.g. a WAV header)."""
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
         if finish is not None:
             finish(self.part)
-        os.replace(self.part, self.path)
-        self.committed = True
-        return StoredFile.at(self.path)
 
     def discard(self) -> None:
         """Drop the temporary file unless committed; safe to call more than once."""
@@ -262,3 +259,17 @@ class OutputFile:
         if not self.committed:
             with suppress(FileNotFoundError):
                 self.part.unlink()
+
+
+class OutputFile(ScratchOutput):
+    """Generated audio on its way to disk: nothing appears under ``name`` until ``commit``."""
+
+    def __init__(self, store: AudioStore, fmt: str):
+        super().__init__(store, new_output_name(fmt))
+        self.path = store.outputs_dir / self.name
+
+    def commit(self, finish: Callable[[Path], None] | None = None) -> StoredAudio:
+        self._seal(finish)
+        os.replace(self.part, self.path)
+        self.committed = True
+        return StoredFile.at(self.path)
