@@ -4,14 +4,17 @@ import os
 
 wsgi_app = "backend.api_server:create_app()"
 bind = f"{os.environ.get('API_HOST', '127.0.0.1')}:{os.environ.get('API_PORT', '5000')}"
-# Threads serve concurrent requests in one process; slow upstream calls wait on I/O, not CPU.
-worker_class = "gthread"
+# Threads serve concurrent requests in one process; slow upstream calls wait on I/O, not CPU. Echo's worker is
+# gunicorn's gthread worker answering malformed HTTP in Echo's JSON error shape (see backend/server.py).
+worker_class = "backend.server.EchoWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 # Synthesis streams can take a while; the upstream read timeout bounds each wait.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
 accesslog = None  # Echo logs one line per request itself
+# No control socket: gunicorn 27 would open one shared by every server of the user ($HOME/.gunicorn).
+control_socket_disable = True
 
 
 def on_starting(server):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -19,7 +20,9 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 from flask_limiter import Limiter
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from backend import inputs
 from backend.audio_cache import AudioCache
 from backend.auth import init_auth
 from backend.config import ConfigError, Settings, load_settings
@@ -38,6 +41,11 @@ class EchoJSONProvider(DefaultJSONProvider):
     """JSON that knows MongoDB's types: ids as strings, times as ISO 8601 UTC."""
 
     sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Request bodies are read by Echo's input rules (``backend.inputs``); breaking one is a 400, even
+        for ``get_json(silent=True)``."""
+        return inputs.loads(s)
 
     @staticmethod
     def default(o: Any) -> Any:
@@ -78,20 +86,46 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-class RedactSecrets(logging.Filter):
-    """Last line of defence: a secret that reaches a log record anyway is replaced by ***."""
+_LOG_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_for_log(text: str) -> str:
+    """Control characters as visible escapes (\\n, \\x1b...), so client text cannot start or forge a log line."""
+    return _LOG_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class SafeLogRecords(logging.Filter):
+    """Every log line stays one line of our own making, and secrets never reach it.
+
+    Messages (with client-supplied values such as request paths) have their control characters escaped; a
+    traceback keeps its lines, each indented, so only a record's first line starts at the left edge. A secret
+    that reaches a record anyway is replaced by ***.
+    """
 
     def __init__(self, secrets: list[str]):
         super().__init__()
         self.secrets = [s for s in secrets if s and len(s) >= 8]
 
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if getattr(record, "_echo_safe", False):
+            return True
+        try:
             message = record.getMessage()
-            if any(secret in message for secret in self.secrets):
-                for secret in self.secrets:
-                    message = message.replace(secret, "***")
-                record.msg, record.args = message, ()
+        except Exception:  # noqa: BLE001 - a malformed call is the handler's to report, not ours to raise
+            return True
+        record.msg, record.args = self._clean(escape_for_log(message)), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            lines = record.exc_text.splitlines()
+            record.exc_text = "\n".join("  " + self._clean(escape_for_log(line)) for line in lines)
+        record._echo_safe = True
         return True
 
 
@@ -99,9 +133,9 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact = RedactSecrets([settings.fish_audio_api_key, settings.secret_key])
+    redact = SafeLogRecords([settings.fish_audio_api_key, settings.secret_key])
     for handler in root.handlers:
-        for old in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
+        for old in [f for f in handler.filters if isinstance(f, SafeLogRecords)]:
             handler.removeFilter(old)
         handler.addFilter(redact)
     logging.getLogger("echo").setLevel(settings.log_level)
@@ -197,15 +231,27 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def _rate_limit_key() -> str:
-    """Limits count per signed-in user, else per named user_id, else per client address."""
-    caller = g.get("caller")
-    if caller is not None:
-        return f"user:{caller.user_id}"
-    named = request.args.get("user_id") or request.form.get("user_id")
-    if not named and request.is_json:
-        body = request.get_json(silent=True)
-        named = body.get("user_id") if isinstance(body, dict) else None
-    return f"user:{named}" if isinstance(named, str) and named else f"addr:{request.remote_addr}"
+    """Limits count per signed-in user, else per named user_id, else per client address.
+
+    It never raises: Flask-Limiter takes an exception here for an unreachable store and would switch every
+    counter to a fresh in-memory store. Bodies have been checked by the input rules before any view runs,
+    so reading them here costs nothing; anything unexpected counts against the client's address.
+    """
+    try:
+        caller = g.get("caller")
+        if caller is not None:
+            return f"user:{caller.user_id}"
+        named = request.args.get("user_id")
+        if not named and request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            named = request.form.get("user_id")
+        if not named and request.is_json:
+            body = request.get_json(silent=True)
+            named = body.get("user_id") if isinstance(body, dict) else None
+        if isinstance(named, str) and inputs.OBJECT_ID.fullmatch(named):
+            return f"user:{named.lower()}"
+    except Exception:  # noqa: BLE001 - see above
+        log.debug("rate-limit key fell back to the client address", exc_info=True)
+    return f"addr:{request.remote_addr}"
 
 
 def register_blueprints(app: Flask) -> None:
@@ -221,13 +267,32 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 def register_request_guards(app: Flask, settings: Settings) -> None:
-    """Body size limits for JSON, and security headers on every response."""
+    """Body limits whatever the framing, the input rules on everything a client sends, security headers."""
     max_json = settings.max_json_kb * 1024
+    too_large = f"JSON and form bodies are limited to {settings.max_json_kb} KB."
 
     @app.before_request
-    def limit_json_body() -> None:
-        if request.mimetype == "application/json" and (request.content_length or 0) > max_json:
-            raise PayloadTooLarge(f"JSON bodies are limited to {settings.max_json_kb} KB.")
+    def check_input() -> None:
+        # Small bodies: the limit holds for declared lengths and for chunked bodies alike. Reading stops one
+        # byte past the limit (werkzeug stops there without an error), and that byte tells a body too large.
+        # Uploads (multipart) keep MAX_CONTENT_LENGTH.
+        small = request.is_json or request.mimetype == "application/x-www-form-urlencoded"
+        try:
+            if small:
+                request.max_content_length = max_json + 1
+                if len(request.get_data(cache=True)) > max_json:
+                    raise PayloadTooLarge(too_large)
+            inputs.check_texts((request.view_args or {}).items(), "path segment")
+            inputs.check_texts(request.args.items(multi=True), "query argument")
+            if request.is_json:
+                if request.get_data(cache=True).strip():
+                    request.get_json()  # parsed by the input rules, and kept for the route
+            elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+                inputs.check_texts(request.form.items(multi=True), "form field")
+        except RequestEntityTooLarge as exc:
+            if small:
+                raise PayloadTooLarge(too_large) from exc
+            raise
 
     @app.after_request
     def security_headers(response):

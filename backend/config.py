@@ -19,6 +19,14 @@ class ConfigError(ValueError):
     """A setting has a value the server cannot run with."""
 
 
+def default_engine_workers() -> int:
+    """LOCAL_ENGINE_WORKERS by default: the cores this process may run on (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     fish_audio_api_key: str = ""
@@ -55,6 +63,9 @@ class Settings:
     fish_audio_max_concurrency: int = 5
     fish_audio_queue_timeout: float = 60.0
     audio_store: str = "auto"
+    local_engine_workers: int = field(default_factory=default_engine_workers)
+    local_engine_queue: int = 32
+    local_engine_queue_timeout: float = 30.0
 
     @property
     def resolved_ratelimit_storage(self) -> str:
@@ -175,4 +186,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         fish_audio_max_concurrency=_number(values, "FISH_AUDIO_MAX_CONCURRENCY", int, 5, 1),
         fish_audio_queue_timeout=_number(values, "FISH_AUDIO_QUEUE_TIMEOUT", float, 60.0, 0.0),
         audio_store=audio_store,
+        local_engine_workers=_number(values, "LOCAL_ENGINE_WORKERS", int, default_engine_workers(), 1),
+        local_engine_queue=_number(values, "LOCAL_ENGINE_QUEUE", int, 32, 0),
+        local_engine_queue_timeout=_number(values, "LOCAL_ENGINE_QUEUE_TIMEOUT", float, 30.0, 0.0),
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import configparser
 import fcntl
 import logging
+import os
 import secrets
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -69,6 +72,110 @@ def _lock_for_this_process(path: Path):
     return handle
 
 
+# Every collection Echo keeps in the embedded store, made at start so that no write ever creates one.
+EMBEDDED_COLLECTIONS = ("users", "voice_models", "echos", "messages", "audio_files", "local_voice_profiles", "secrets")
+_STORAGE_NAME_FILE = ".monty.storage"
+_STORAGE_CONFIG_FILE = "monty.storage.cfg"
+_STAGING_PREFIX = ".new-"
+
+
+def _prepare_embedded_store(path: Path, db_name: str) -> None:
+    """Make the embedded store whole before montydb opens it; safe to kill at any moment, and it repairs
+    what a killed process left.
+
+    montydb (2.5, sqlite engine) writes its two configuration files in place, so a kill can leave one
+    empty or missing (an empty storage name makes it fail; a missing one makes it set up another engine).
+    And it creates a collection on its first write in two steps, the SQLite file, then its table: a kill
+    between them leaves a collection that every later read and write fails on ("no such table"). Here both
+    configuration files are written aside and renamed into place, and every collection Echo uses is made
+    complete under a temporary name and renamed into place, before any write. A collection file without
+    its table (left by a kill before this existed) never held data, and is made again.
+    """
+    for leftover in path.glob(f"{_STAGING_PREFIX}*"):  # a start killed part-way
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+    if not _storage_config_is_whole(path):
+        _write_storage_config(path)
+    database = path / db_name
+    database.mkdir(exist_ok=True)
+    for name in EMBEDDED_COLLECTIONS:
+        _ensure_collection_file(path, database, name)
+
+
+def _storage_config_is_whole(path: Path) -> bool:
+    try:
+        storage = (path / _STORAGE_NAME_FILE).read_text().strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path / _STORAGE_CONFIG_FILE)
+    except configparser.Error:
+        return False
+    return storage == "sqlite" and parser.get("sqlite", "use_bson", fallback="") == "yes"
+
+
+def _write_storage_config(path: Path) -> None:
+    """montydb's own configuration files, written in a staging directory and renamed into place."""
+    from montydb import set_storage
+
+    staging = path / f"{_STAGING_PREFIX}config-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    set_storage(str(staging), storage="sqlite", use_bson=True)
+    for name in (_STORAGE_NAME_FILE, _STORAGE_CONFIG_FILE):  # the configuration last: it completes the pair
+        _fsync(staging / name)
+        os.replace(staging / name, path / name)
+    _fsync(path)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _ensure_collection_file(path: Path, database: Path, name: str) -> None:
+    from montydb.storage.sqlite import CREATE_TABLE, SQLITE_DB_EXT, SQLITE_RECORD_TABLE
+
+    target = database / f"{name}{SQLITE_DB_EXT}"
+    if target.exists():
+        if _has_table(target, SQLITE_RECORD_TABLE):
+            return
+        log.warning("embedded store: collection %s was left unfinished by a killed process; making it again", name)
+        for suffix in ("-wal", "-shm", "-journal"):  # never replay an old log into the new file
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+    staging = path / f"{_STAGING_PREFIX}{database.name}-{name}{SQLITE_DB_EXT}"
+    staging.unlink(missing_ok=True)
+    connection = sqlite3.connect(staging)
+    try:
+        with connection:
+            connection.execute(CREATE_TABLE.format(SQLITE_RECORD_TABLE))
+    finally:
+        connection.close()
+    _fsync(staging)
+    os.replace(staging, target)
+    _fsync(database)
+
+
+def _has_table(file: Path, table: str) -> bool:
+    """Whether a collection file has its table (opening it recovers a committed write-ahead log first)."""
+    connection = sqlite3.connect(file)
+    try:
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return connection.execute(query, (table,)).fetchone() is not None
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"The embedded store's file {file} is damaged ({exc}); restore it from a backup.") from exc
+    finally:
+        connection.close()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or a directory's contents (a directory: the names just renamed into it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def parse_object_id(value: Any, field: str) -> ObjectId:
     """An ObjectId from a client-supplied string; anything else is a 400, never a 500."""
     if isinstance(value, ObjectId):
@@ -106,21 +213,30 @@ class DatabaseManager:
         elif uri:
             self.backend = "mongodb"
             try:
+                from pymongo.uri_parser import split_options
+
+                # Options written in MONGODB_URI win over Echo's defaults (keyword arguments would override
+                # them); names are case-insensitive. Only the query string is read, as pymongo reads it:
+                # parse_uri would resolve a mongodb+srv:// name in DNS, and this constructor does no I/O.
+                written = split_options(uri.partition("?")[2]) if "?" in uri else {}
+                defaults = {
+                    "serverSelectionTimeoutMS": timeout_ms,
+                    "connectTimeoutMS": timeout_ms,
+                    "socketTimeoutMS": max(timeout_ms * 5, 10000),
+                    "appname": "echo",
+                }
                 # connect=False: no I/O here, so the server starts while MongoDB is down (and forks safely).
                 self._client = MongoClient(
                     uri,
                     connect=False,
-                    serverSelectionTimeoutMS=timeout_ms,
-                    connectTimeoutMS=timeout_ms,
-                    socketTimeoutMS=max(timeout_ms * 5, 10000),
                     tz_aware=True,
-                    appname="echo",
+                    **{name: value for name, value in defaults.items() if name not in written},
                 )
             except (ConfigurationError, InvalidURI, ValueError) as exc:
                 raise ConfigError(f"MONGODB_URI is not a valid MongoDB connection string: {exc}") from exc
             self._lock = None  # pymongo is thread-safe
         else:
-            from montydb import MontyClient, set_storage
+            from montydb import MontyClient
 
             if data_dir is None:
                 raise ConfigError("the embedded store needs DATA_DIR")
@@ -129,9 +245,9 @@ class DatabaseManager:
             self._process_lock = _lock_for_this_process(path / ".lock")
             self.backend = "embedded"
             # montydb on SQLite (write-ahead log): every write is a transaction, so a killed process leaves
-            # the store as it was before or after each write, never half-written.
-            if not (path / "monty.storage.cfg").exists():
-                set_storage(str(path), storage="sqlite", use_bson=True)
+            # the store as it was before or after each write, never half-written. What montydb does not make
+            # atomic (its configuration files, a collection's first table) is done here, before any use.
+            _prepare_embedded_store(path, db_name)
             self._client = MontyClient(str(path))
             # Serialise every call made through this manager: read-modify-write steps stay whole.
             self._lock = threading.RLock()
@@ -280,8 +396,11 @@ class DatabaseManager:
             record = db.voice_models.find_one({"model_id": model_id})
             if record is None:
                 return False
+            now = utcnow()
+            # The echo keeps the fact that its voice was deleted: it says so, and never speaks in another voice.
             db.echos.update_many(
-                {"voice_model_id": model_id}, {"$set": {"voice_model_id": None, "updated_at": utcnow()}}
+                {"voice_model_id": model_id},
+                {"$set": {"voice_model_id": None, "voice_deleted_at": now, "updated_at": now}},
             )
             db.voice_models.delete_one({"_id": record["_id"]})
             return True
@@ -335,6 +454,8 @@ class DatabaseManager:
                     db.voice_models.update_one(
                         {"model_id": changes["voice_model_id"]}, {"$set": {"echo_id": echo_id, "updated_at": now}}
                     )
+            if "voice_model_id" in changes:
+                changes["voice_deleted_at"] = None  # a voice chosen (or none, on purpose) ends the deleted state
             changes["updated_at"] = now
             db.echos.update_one({"_id": echo_id}, {"$set": changes})
             echo.update(changes)

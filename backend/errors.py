@@ -49,6 +49,18 @@ class Conflict(EchoError):
     default_message = "The request conflicts with the current state."
 
 
+class VoiceDeleted(Conflict):
+    """An echo whose voice was deleted is never spoken in another voice."""
+
+    code = "voice_deleted"
+    default_message = "This echo's voice was deleted; choose another voice for it."
+
+
+class NoVoice(Conflict):
+    code = "no_voice"
+    default_message = "This echo has no voice yet; choose one for it."
+
+
 class PayloadTooLarge(EchoError):
     status = 413
     code = "payload_too_large"

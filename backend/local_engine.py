@@ -10,7 +10,9 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from parselmouth.praat import call as praat_call
 from scipy.fft import irfft, next_fast_len, rfft
 from scipy.signal import resample_poly
 
+from backend.config import default_engine_workers
 from backend.audio import OUTPUT_FORMATS, DecodedAudio, StreamEncoder, encode_stream
 from backend.errors import BadRequest, NotFound, ServiceUnavailable, UnprocessableAudio
 from backend.providers import CreatedVoice, SynthesisStream
@@ -71,6 +74,90 @@ _OUTPUT_PEAK = 0.9
 
 # Praat keeps global state; its calls are serialised. They are short (a few ms per second of audio).
 _PRAAT_LOCK = threading.Lock()
+
+# What a client that finds the engine busy is told to wait before trying again (Retry-After, seconds).
+_RETRY_AFTER_SECONDS = 5
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+class EngineBusy(ServiceUnavailable):
+    """Every render slot is taken and the queue is full, or the wait for a slot ran out: 503 with Retry-After."""
+
+    code = "voice_engine_busy"
+    default_message = "The voice engine is busy; try again in a few seconds."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": str(_RETRY_AFTER_SECONDS)})
+
+
+class RenderPool:
+    """At most ``workers`` renders at once; up to ``queue`` more wait for a slot, first come first served.
+
+    Each piece of CPU-heavy work (one sentence of speech, one reference analysis) holds a slot only while it
+    computes, so memory and CPU are bounded by ``workers`` whatever the number of requests in flight, and
+    several streams advance in turn instead of one after the other. A new request that finds ``queue``
+    others already waiting, or that waits ``timeout`` seconds without getting a slot, gets EngineBusy (503).
+    A request already speaking (``admit=False``) is never turned away for a full queue: its next sentence
+    waits its turn like everyone else's.
+    """
+
+    def __init__(self, workers: int, queue: int, timeout: float):
+        if workers < 1 or queue < 0 or timeout < 0:
+            raise ValueError("workers must be at least 1, queue and timeout at least 0")
+        self.workers = workers
+        self.queue = queue
+        self.timeout = timeout
+        self._cond = threading.Condition()
+        self._running = 0
+        self._waiting: deque[object] = deque()
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @contextmanager
+    def slot(self, *, admit: bool = True) -> Iterator[None]:
+        """Hold a render slot for the ``with`` block; it is given back however the block ends."""
+        self._acquire(admit)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _acquire(self, admit: bool) -> None:
+        with self._cond:
+            if self._running < self.workers and not self._waiting:
+                self._running += 1
+                return
+            if admit and len(self._waiting) >= self.queue:
+                raise EngineBusy()
+            ticket = object()
+            self._waiting.append(ticket)
+            deadline = time.monotonic() + self.timeout
+            try:
+                while not (self._waiting[0] is ticket and self._running < self.workers):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise EngineBusy()
+                    self._cond.wait(remaining)
+            except BaseException:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()  # whoever was behind this ticket may be first now
+                raise
+            self._waiting.popleft()
+            self._running += 1
+            self._cond.notify_all()  # another free slot may serve the next in line too
+
+    def _release(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
 
 
 # --------------------------------------------------------------------------- text
@@ -303,12 +390,13 @@ def _load_piper():
 class LocalEngine:
     """Loads piper once (lazily, thread-safely) and turns text into transformed float32 audio, sentence by sentence."""
 
-    def __init__(self):
+    def __init__(self, workers: int | None = None, queue: int = 32, queue_timeout: float = 30.0):
         self._voice = None
         self._base: dict[str, Any] | None = None
         self._load_lock = threading.Lock()
         self._base_lock = threading.Lock()
         self.load_seconds: float | None = None
+        self.pool = RenderPool(workers or default_engine_workers(), queue, queue_timeout)
 
     @property
     def loaded(self) -> bool:
@@ -334,13 +422,15 @@ class LocalEngine:
         return self._voice
 
     def speak(self, text: str) -> Iterator[np.ndarray]:
-        """Plain piper audio (float32 at sample_rate), one array per sentence."""
+        """Plain piper audio (float32 at sample_rate), one array per sentence; not bounded by the pool."""
+        for piece in split_text(text):
+            yield from self._speak_piece(piece)
+
+    def _speak_piece(self, piece: str) -> list[np.ndarray]:
         from piper import SynthesisConfig
 
         config = SynthesisConfig(normalize_audio=True)
-        for piece in split_text(text):
-            for chunk in self.voice.synthesize(piece, syn_config=config):
-                yield chunk.audio_float_array
+        return [chunk.audio_float_array for chunk in self.voice.synthesize(piece, syn_config=config)]
 
     def base_profile(self) -> dict[str, Any]:
         """The base voice measured on the calibration passage (once per process)."""
@@ -361,7 +451,11 @@ class LocalEngine:
         return self._base
 
     def analyse_reference(self, audio: DecodedAudio) -> dict[str, Any]:
-        """Build a speaker profile: measurements of the reference and the transform toward it."""
+        """Build a speaker profile: measurements of the reference and the transform toward it (in a pool slot)."""
+        with self.pool.slot():
+            return self._analyse_reference(audio)
+
+    def _analyse_reference(self, audio: DecodedAudio) -> dict[str, Any]:
         samples = np.asarray(audio.samples, dtype=np.float32).reshape(-1)
         if samples.size == 0 or float(np.max(np.abs(samples))) < 1e-4:
             raise UnprocessableAudio("The recording is silent.")
@@ -402,16 +496,31 @@ class LocalEngine:
         }
 
     def render(self, text: str, profile: dict[str, Any] | None) -> Iterator[np.ndarray]:
-        """Audio for ``text``, voice-matched to ``profile`` when given, one sentence at a time."""
+        """Audio for ``text``, voice-matched to ``profile`` when given, one sentence at a time.
+
+        Each sentence is computed in a pool slot that is given back before the sentence is handed on, so a
+        slow or vanished reader never holds one. The first sentence's wait may raise EngineBusy (before any
+        audio exists); later sentences wait their turn.
+        """
         rate = self.sample_rate
         produced = False
-        for samples in self.speak(text):
-            if profile is not None:
-                samples = change_voice(samples, rate, profile["transform"])
-            produced = True
-            yield _level(samples)
+        for index, piece in enumerate(split_text(text)):
+            with self.pool.slot(admit=index == 0):
+                rendered = self._render_piece(piece, profile, rate)
+            for samples in rendered:
+                produced = True
+                yield samples
+            del rendered
         if not produced:  # nothing speakable (e.g. only punctuation): a moment of silence is still a valid file
             yield np.zeros(rate // 10, dtype=np.float32)
+
+    def _render_piece(self, piece: str, profile: dict[str, Any] | None, rate: int) -> list[np.ndarray]:
+        out = []
+        for samples in self._speak_piece(piece):
+            if profile is not None:
+                samples = change_voice(samples, rate, profile["transform"])
+            out.append(_level(samples))
+        return out
 
 
 class LocalProvider:
@@ -420,11 +529,19 @@ class LocalProvider:
     name = "local"
     description = DESCRIPTION
 
-    def __init__(self, data_dir: Path, profiles: ProfileStore | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        profiles: ProfileStore | None = None,
+        *,
+        workers: int | None = None,
+        queue: int = 32,
+        queue_timeout: float = 30.0,
+    ):
         self.data_dir = Path(data_dir)
         self.voices_dir = self.data_dir / "voices"
         self.profiles = profiles or FileProfiles(self.voices_dir)
-        self.engine = LocalEngine()
+        self.engine = LocalEngine(workers=workers, queue=queue, queue_timeout=queue_timeout)
 
     def warm_up(self) -> None:
         """Load the model and run it once, so the first request does not pay for it (call in a background thread)."""
@@ -506,6 +623,9 @@ class LocalProvider:
             "engine": ENGINE,
             "voice_matching": "pitch level/range, formant ratio and long-term timbre (Praat PSOLA + equaliser)",
             "loaded": self.engine.loaded,
+            "workers": self.engine.pool.workers,
+            "rendering": self.engine.pool.running,
+            "queued": self.engine.pool.waiting,
         }
         try:
             import parselmouth  # noqa: F401

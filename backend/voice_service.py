@@ -284,19 +284,25 @@ def build_providers(settings: Settings, profiles: Any = None) -> dict[str, Voice
         providers["fish"] = FishAudioProvider(client)
     # The local engine loads lazily, so offering it costs nothing; voices made with it keep working
     # when Fish.Audio becomes the active provider.
-    local = _local_provider(settings.data_dir, profiles)
+    local = _local_provider(settings, profiles)
     if local is not None:
         providers["local"] = local
     return providers
 
 
-def _local_provider(data_dir: Path, profiles: Any = None) -> VoiceProvider | None:
+def _local_provider(settings: Settings, profiles: Any = None) -> VoiceProvider | None:
     try:
         from backend.local_engine import LocalProvider
     except ImportError as exc:  # the engine's packages are not installed
         log.warning("local voice engine unavailable: %s", exc)
         return None
-    return LocalProvider(data_dir, profiles=profiles)
+    return LocalProvider(
+        settings.data_dir,
+        profiles=profiles,
+        workers=settings.local_engine_workers,
+        queue=settings.local_engine_queue,
+        queue_timeout=settings.local_engine_queue_timeout,
+    )
 
 
 def _read_chunks(stored: StoredAudio, size: int = 1 << 16) -> Iterator[bytes]:

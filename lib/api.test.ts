@@ -1,4 +1,5 @@
 import { ApiError, createApiClient, errorFromResponse, guessMimeType, type Credentials } from './api';
+import { voiceProblemOf, voiceStatusOf } from './voiceStatus';
 
 type FetchCall = [string, RequestInit];
 
@@ -89,6 +90,67 @@ describe('API client requests', () => {
     });
   });
 
+  it('speaks as an echo with echo_id (never a reference_id) and the caller\'s user_id', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, audio_url: '/api/audio/t.mp3', reference_id: 'm1' })]);
+    await api.speakAsEcho('e1', 'Hello, sweetheart.');
+    const [url, init] = call(0);
+    expect(url).toBe('http://localhost:5000/api/synthesize');
+    expect(init.method).toBe('POST');
+    expect(JSON.parse(init.body as string)).toEqual({ text: 'Hello, sweetheart.', format: 'mp3', progressive: true, echo_id: 'e1', user_id: 'u1' });
+  });
+
+  it('asks for the whole file when speaking as an echo in raw PCM', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, audio_url: '/api/audio/t.pcm' })]);
+    await api.speakAsEcho('e1', 'Hi', 'pcm');
+    expect(JSON.parse(call(0)[1].body as string)).toMatchObject({ format: 'pcm', progressive: false, echo_id: 'e1' });
+  });
+
+  it("turns a 409 for an echo whose voice was deleted into the API's words", async () => {
+    const body = { success: false, error: 'voice_deleted', message: "This echo's voice was deleted; choose another voice for it.", echo_id: 'e1' };
+    const { api, fetchImpl } = setup([jsonResponse(409, body)]);
+    const error = await api.speakAsEcho('e1', 'Hi').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 409, code: 'voice_deleted', message: "This echo's voice was deleted; choose another voice for it." });
+    expect(voiceProblemOf(error)).toBe('deleted');
+    expect(fetchImpl).toHaveBeenCalledTimes(1); // no retry, and no second try in another voice
+  });
+
+  it('gives an echo another voice, or none, with PATCH', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, echo: {} }), jsonResponse(200, { success: true, echo: {} })]);
+    await api.updateEcho('e1', { voice_model_id: 'm2' });
+    await api.updateEcho('e1', { voice_model_id: null });
+    expect(JSON.parse(call(0)[1].body as string)).toEqual({ voice_model_id: 'm2', user_id: 'u1' });
+    expect(JSON.parse(call(1)[1].body as string)).toEqual({ voice_model_id: null, user_id: 'u1' });
+  });
+
+  it('names the caller when reading a user, so its own record comes with its email', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, user: { _id: 'u1', auth0_user_id: 'local|alex', email: 'a@example.org' } })]);
+    await api.getUser('local|alex');
+    expect(call(0)[0]).toBe('http://localhost:5000/api/users/local%7Calex?user_id=u1');
+  });
+
+  it('names the user on every call that touches their records', async () => {
+    const ok = () => jsonResponse(200, { success: true });
+    const { api, call } = setup(Array.from({ length: 12 }, ok));
+    await api.listEchos();
+    await api.getEcho('e1');
+    await api.updateEcho('e1', { name: 'Rose' });
+    await api.deleteEcho('e1');
+    await api.getEchoVoiceModel('e1');
+    await api.listMessages('e1');
+    await api.postMessage('e1', 'user', 'Hi');
+    await api.listVoiceModels();
+    await api.getVoiceModel('m1');
+    await api.deleteVoiceModel('m1');
+    await api.speakAsEcho('e1', 'Hi');
+    await api.synthesize('Hi', 'm1');
+    for (let i = 0; i < 12; i++) {
+      const [url, init] = call(i);
+      const named = url.includes('user_id=u1') || (typeof init.body === 'string' && JSON.parse(init.body).user_id === 'u1');
+      expect([url, named]).toEqual([url, true]);
+    }
+  });
+
   it('builds audio sources on the backend with user_id and the bearer header', () => {
     const local = setup([]).api;
     expect(local.audioSource('/api/audio/t.mp3')).toEqual({ uri: 'http://localhost:5000/api/audio/t.mp3?user_id=u1' });
@@ -135,7 +197,7 @@ describe('API client errors and retries', () => {
 
   it('never retries a POST', async () => {
     const { api, fetchImpl } = setup([jsonResponse(503, { success: false, error: 'provider_unavailable', message: 'Voice service down.' })]);
-    await expect(api.synthesize('Hi')).rejects.toMatchObject({ status: 503, message: 'Voice service down.' });
+    await expect(api.speakAsEcho('e1', 'Hi')).rejects.toMatchObject({ status: 503, message: 'Voice service down.' });
     expect(fetchImpl).toHaveBeenCalledTimes(1);
   });
 
@@ -264,5 +326,21 @@ describe('uploadReference', () => {
   it('guesses audio types from file names', () => {
     expect(guessMimeType('a.M4A')).toBe('audio/mp4');
     expect(guessMimeType('a.unknown')).toBe('application/octet-stream');
+  });
+});
+
+describe('voice status', () => {
+  it('uses the status the server sends, and derives it from voice_model_id otherwise', () => {
+    expect(voiceStatusOf({ voice_model_id: null, voice_status: 'deleted' })).toBe('deleted');
+    expect(voiceStatusOf({ voice_model_id: 'm1', voice_status: 'ready' })).toBe('ready');
+    expect(voiceStatusOf({ voice_model_id: 'm1' })).toBe('ready');
+    expect(voiceStatusOf({ voice_model_id: null })).toBe('none');
+  });
+
+  it('recognises only the two 409 answers that mean "no voice to speak in"', () => {
+    expect(voiceProblemOf(new ApiError(409, 'no_voice', 'This echo has no voice yet; choose one for it.'))).toBe('none');
+    expect(voiceProblemOf(new ApiError(409, 'conflict', 'Taken.'))).toBeNull();
+    expect(voiceProblemOf(new ApiError(404, 'voice_deleted', 'x'))).toBeNull();
+    expect(voiceProblemOf(new Error('voice_deleted'))).toBeNull();
   });
 });

@@ -324,19 +324,30 @@ export function createApiClient(options: ApiClientOptions) {
         body: email ? { email } : {},
         withUser: false,
       }),
-    getUser: (auth0UserId: string) =>
-      request<{ success: true; user: UserRecord }>('GET', `/api/users/${seg(auth0UserId)}`, { withUser: false }),
+    /** Reads a user; the record includes its email only when the caller is that user (user_id is sent). */
+    getUser: (auth0UserId: string) => request<{ success: true; user: UserRecord }>('GET', `/api/users/${seg(auth0UserId)}`),
     /** Deletes the caller's own account and everything in it (voices, recordings, echos, messages). */
     deleteUser: (auth0UserId: string) =>
       request<{ success: true; message?: string }>('DELETE', `/api/users/${seg(auth0UserId)}`, { timeoutMs: 60_000 }),
 
     uploadReference,
 
-    synthesize: (text: string, referenceId?: string | null, format: AudioFormat = 'mp3') =>
+    /** Speaks text in one voice model (its model_id): a voice's sample, say. */
+    synthesize: (text: string, referenceId: string, format: AudioFormat = 'mp3') =>
       request<SynthesizeResponse>('POST', '/api/synthesize', {
         // progressive: the server answers once audio starts and audio_url streams the rest, so playback
         // begins before the last sentence is spoken (raw PCM cannot be played, so it waits for the file).
-        body: { text, format, progressive: format !== 'pcm', ...(referenceId ? { reference_id: referenceId } : {}) },
+        body: { text, format, progressive: format !== 'pcm', reference_id: referenceId },
+        timeoutMs: options.synthesizeTimeoutMs ?? 90_000,
+      }),
+    /**
+     * Speaks text as an echo, in its own voice (the server picks it). Never in a stock voice: an echo
+     * whose voice was deleted answers 409 `voice_deleted`, one without a voice 409 `no_voice`
+     * (see `voiceProblemOf` in lib/voiceStatus.ts).
+     */
+    speakAsEcho: (echoId: string, text: string, format: AudioFormat = 'mp3') =>
+      request<SynthesizeResponse>('POST', '/api/synthesize', {
+        body: { text, format, progressive: format !== 'pcm', echo_id: echoId },
         timeoutMs: options.synthesizeTimeoutMs ?? 90_000,
       }),
 
@@ -351,6 +362,7 @@ export function createApiClient(options: ApiClientOptions) {
       request<{ success: true; echo: Echo }>('POST', '/api/echo', { body: { ...echo } }),
     listEchos: () => request<{ success: true; echos: Echo[]; count: number }>('GET', '/api/echos'),
     getEcho: (echoId: string) => request<{ success: true; echo: Echo }>('GET', `/api/echo/${seg(echoId)}`),
+    /** Changes an echo; `{voice_model_id: "<one of your voices>"}` gives it another voice, `null` removes it. */
     updateEcho: (echoId: string, changes: Partial<Pick<Echo, 'name' | 'persona_prompt' | 'voice_model_id'>>) =>
       request<{ success: true; echo: Echo }>('PATCH', `/api/echo/${seg(echoId)}`, { body: { ...changes } }),
     deleteEcho: (echoId: string) => request<{ success: true; message?: string }>('DELETE', `/api/echo/${seg(echoId)}`),

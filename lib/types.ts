@@ -22,12 +22,21 @@ export interface VoiceModel {
   created_at: string;
 }
 
+/**
+ * Whether an echo can speak: "ready" (it has a voice), "deleted" (its voice was deleted and it needs
+ * another), "none" (it was never given one). See lib/voiceStatus.ts.
+ */
+export type VoiceStatus = 'ready' | 'deleted' | 'none';
+
 export interface Echo {
   _id: string;
   user_id: string;
   name: string;
   persona_prompt: string;
-  voice_model_id: string;
+  /** The voice it speaks in; null when it has none (never given, or deleted). */
+  voice_model_id: string | null;
+  /** Sent by the server on every echo; absent only from servers older than the field. */
+  voice_status?: VoiceStatus;
   created_at: string;
   updated_at: string;
 }

@@ -1,6 +1,9 @@
 /**
  * Speaks text in a cloned voice: POST /api/synthesize, then plays the audio with expo-audio.
  * One thing plays at a time; `activeKey` and `phase` drive each row's play/stop button.
+ *
+ * There is always a voice: an echo speaks as itself (`{echoId}`: the server uses the echo's voice and
+ * refuses with 409 when it has none), a voice model by its id (`{referenceId}`). Never the stock voice.
  */
 import { createAudioPlayer, setAudioModeAsync, type AudioPlayer } from 'expo-audio';
 import { useCallback, useEffect, useRef, useState } from 'react';
@@ -10,20 +13,30 @@ import { useApi } from './session';
 
 export type SpeakerPhase = 'idle' | 'loading' | 'playing';
 
+/** Whose voice: an echo's own, or one voice model's. */
+export type SpeakVoice = { echoId: string } | { referenceId: string };
+
 export interface Speaker {
   activeKey: string | null;
   phase: SpeakerPhase;
   error: string | null;
-  speak: (key: string, text: string, referenceId?: string | null) => Promise<void>;
+  speak: (key: string, text: string, voice: SpeakVoice) => Promise<void>;
   stop: () => void;
   /** Stops `key` if it is the one playing or loading, otherwise speaks it. */
-  toggle: (key: string, text: string, referenceId?: string | null) => Promise<void>;
+  toggle: (key: string, text: string, voice: SpeakVoice) => Promise<void>;
+}
+
+export interface SpeakerOptions {
+  /** Sees a failure first; returning true means it was handled (and `error` stays empty). */
+  onError?: (error: unknown) => boolean;
 }
 
 let audioModeSet = false;
 
-export function useSpeaker(): Speaker {
+export function useSpeaker(options: SpeakerOptions = {}): Speaker {
   const api = useApi();
+  const onErrorRef = useRef(options.onError);
+  onErrorRef.current = options.onError;
   const playerRef = useRef<AudioPlayer | null>(null);
   const requestRef = useRef(0);
   const [activeKey, setActiveKey] = useState<string | null>(null);
@@ -51,7 +64,7 @@ export function useSpeaker(): Speaker {
   }, [release]);
 
   const speak = useCallback(
-    async (key: string, text: string, referenceId?: string | null) => {
+    async (key: string, text: string, voice: SpeakVoice) => {
       const mine = ++requestRef.current;
       release();
       setError(null);
@@ -62,7 +75,7 @@ export function useSpeaker(): Speaker {
           audioModeSet = true;
           await setAudioModeAsync({ playsInSilentMode: true }).catch(() => undefined);
         }
-        const result = await api.synthesize(text, referenceId);
+        const result = 'echoId' in voice ? await api.speakAsEcho(voice.echoId, text) : await api.synthesize(text, voice.referenceId);
         if (mine !== requestRef.current) return;
         const player = createAudioPlayer(api.audioSource(result.audio_url));
         playerRef.current = player;
@@ -77,7 +90,7 @@ export function useSpeaker(): Speaker {
         setPhase('playing');
       } catch (e) {
         if (mine !== requestRef.current) return;
-        setError(errorMessage(e));
+        setError(onErrorRef.current?.(e) ? null : errorMessage(e));
         setActiveKey(null);
         setPhase('idle');
       }
@@ -86,9 +99,9 @@ export function useSpeaker(): Speaker {
   );
 
   const toggle = useCallback(
-    async (key: string, text: string, referenceId?: string | null) => {
+    async (key: string, text: string, voice: SpeakVoice) => {
       if (activeKey === key && phase !== 'idle') stop();
-      else await speak(key, text, referenceId);
+      else await speak(key, text, voice);
     },
     [activeKey, phase, speak, stop],
   );

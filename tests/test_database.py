@@ -285,14 +285,15 @@ def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish,
     client = app.test_client()
     fish.post(f"{FISH_URL}/model", json=fish_model(), status=201)
     fish.post(f"{FISH_URL}/v1/tts", body=b"ID3" + b"\0" * 300, content_type="audio/mpeg")
-    created = upload(client, wav_bytes, name="Gran")
+    user = "a" * 24  # named, though the database cannot say who it is now
+    created = upload(client, wav_bytes, name="Gran", user_id=user)
     assert created.status_code == 201
     assert created.json["database_record"] is None
     assert any("database is unavailable" in w for w in created.json["warnings"])
-    spoken = client.post("/api/synthesize", json={"text": "Hello", "reference_id": FISH_MODEL_ID})
+    spoken = client.post("/api/synthesize", json={"text": "Hello", "reference_id": FISH_MODEL_ID, "user_id": user})
     assert spoken.status_code == 200
     assert fetch(client, spoken.json["audio_url"])[1].startswith(b"ID3")
-    assert client.get("/api/voice-models?user_id=" + "a" * 24).status_code == 503
+    assert client.get("/api/voice-models?user_id=" + user).status_code == 503
     app.extensions["echo"].db.close()
 
 

@@ -321,7 +321,7 @@ def test_with_the_database_down_audio_routes_answer_503_and_recover(a, fake, sha
     monkeypatch.setattr(DatabaseManager, "_op", lambda self: _raising_context(down, self))
     calls = len(fake.requests)
     assert a.post("/api/synthesize", json={"text": "During."}).status_code == 503
-    assert upload(a, wav_bytes, name="Gran").status_code == 503
+    assert upload(a, wav_bytes, name="Gran", user_id="a" * 24).status_code == 503
     assert len(fake.requests) == calls  # nothing was made upstream that could not be kept
     assert a.get(spoken["audio_url"]).status_code == 503
     assert scratch_is_empty(a)

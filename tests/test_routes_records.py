@@ -39,9 +39,18 @@ def test_create_user_is_idempotent(client):
     assert first.json["user_record"]["auth0_user_id"] == "auth0|abc123"
     again = client.post("/api/users/auth0|abc123", json={"email": "ann@example.com"})
     assert again.status_code == 200 and again.json["user"] == first.json["user"] and again.json["created"] is False
-    fetched = client.get("/api/users/auth0|abc123").json["user"]
+    fetched = client.get(f"/api/users/auth0|abc123?user_id={first.json['user']}").json["user"]
     assert fetched["_id"] == first.json["user"] and fetched["email"] == "ann@example.com"
     assert fetched["created_at"].endswith("Z")
+    # Anyone else (or someone naming no user) reads the record without its email, and cannot change it.
+    assert "email" not in client.get("/api/users/auth0|abc123").json["user"]
+    other = client.post("/api/users/local|other").json["user"]
+    assert "email" not in client.get(f"/api/users/auth0|abc123?user_id={other}").json["user"]
+    assert "email" not in again.json["user_record"]
+    hijack = client.post(f"/api/users/auth0|abc123?user_id={other}", json={"email": "mallory@example.com"})
+    assert hijack.status_code == 403
+    mine = client.post(f"/api/users/auth0|abc123?user_id={first.json['user']}", json={"email": "ann@new.example"})
+    assert mine.status_code == 200 and mine.json["user_record"]["email"] == "ann@new.example"
 
 
 def test_user_errors(client):
@@ -59,7 +68,7 @@ def test_list_and_get_voice_models(client, user_id, voice):
     listing = client.get(f"/api/voice-models?user_id={user_id}").json
     assert listing["count"] == 1 and listing["total"] == 1
     assert listing["voice_models"][0]["model_id"] == FISH_MODEL_ID
-    one = client.get(f"/api/voice-models/{FISH_MODEL_ID}").json["voice_model"]
+    one = client.get(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").json["voice_model"]
     assert one["name"] == "Grandma" and one["user_id"] == user_id and one["reference_id"] == FISH_MODEL_ID
     assert "reference_audio" not in one
 
@@ -68,7 +77,7 @@ def test_voice_model_listing_needs_a_valid_user(client):
     assert client.get("/api/voice-models").status_code == 400
     assert client.get("/api/voice-models?user_id=123").status_code == 400
     assert client.get(f"/api/voice-models?user_id={'a' * 24}").status_code == 404
-    assert client.get("/api/voice-models/unknown").status_code == 404
+    assert client.get(f"/api/voice-models/unknown?user_id={'a' * 24}").status_code == 404
 
 
 def test_voice_model_pagination(client, fish, user_id, wav_bytes):
@@ -90,8 +99,9 @@ def test_delete_voice_model_removes_it_everywhere(client, fish, user_id, voice, 
     assert response.status_code == 200 and response.json["success"] is True
     assert fish.calls[-1].request.method == "DELETE"
     assert files_under(data_dir / "references") == []
-    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}").status_code == 404
-    assert client.get(f"/api/echo/{echo['_id']}").json["echo"]["voice_model_id"] is None
+    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").status_code == 404
+    gone = client.get(f"/api/echo/{echo['_id']}?user_id={user_id}").json["echo"]
+    assert gone["voice_model_id"] is None and gone["voice_status"] == "deleted"
     # repeating it changes nothing and calls nobody
     calls = len(fish.calls)
     assert client.delete(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").status_code == 404
@@ -100,15 +110,15 @@ def test_delete_voice_model_removes_it_everywhere(client, fish, user_id, voice, 
 
 def test_delete_voice_model_already_gone_at_fish(client, fish, user_id, voice):
     fish.delete(f"{FISH_URL}/model/{FISH_MODEL_ID}", status=404, json={"status": 404, "message": "Not found"})
-    assert client.delete(f"/api/voice-models/{FISH_MODEL_ID}").status_code == 200
-    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}").status_code == 404
+    assert client.delete(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").status_code == 200
+    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").status_code == 404
 
 
 def test_delete_voice_model_keeps_record_when_fish_fails(client, fish, user_id, voice, data_dir):
     fish.delete(f"{FISH_URL}/model/{FISH_MODEL_ID}", status=503, json={"status": 503, "message": "busy"})
-    response = client.delete(f"/api/voice-models/{FISH_MODEL_ID}")
+    response = client.delete(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}")
     assert response.status_code == 503
-    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}").status_code == 200  # can be retried
+    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").status_code == 200  # can be retried
     assert len(files_under(data_dir / "references")) == 1
 
 
@@ -125,9 +135,10 @@ def test_other_users_cannot_see_or_delete_a_voice(client, fish, user_id, voice):
 
 def test_echo_links_voice_both_ways(client, user_id, echo):
     assert echo["voice_model_id"] == FISH_MODEL_ID and echo["user_id"] == user_id
-    model = client.get(f"/api/voice-models/{FISH_MODEL_ID}").json["voice_model"]
+    assert echo["voice_status"] == "ready"
+    model = client.get(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").json["voice_model"]
     assert model["echo_id"] == echo["_id"]
-    linked = client.get(f"/api/echo/{echo['_id']}/voice-model").json["voice_model"]
+    linked = client.get(f"/api/echo/{echo['_id']}/voice-model?user_id={user_id}").json["voice_model"]
     assert linked["model_id"] == FISH_MODEL_ID
 
 
@@ -135,20 +146,22 @@ def test_echo_crud(client, fish, user_id, echo, wav_bytes):
     listing = client.get(f"/api/echos?user_id={user_id}").json
     assert listing["count"] == 1 and listing["echos"][0]["_id"] == echo["_id"]
 
-    patched = client.patch(f"/api/echo/{echo['_id']}", json={"name": "Granny", "persona_prompt": "Gentle."})
+    path = f"/api/echo/{echo['_id']}?user_id={user_id}"
+    patched = client.patch(path, json={"name": "Granny", "persona_prompt": "Gentle."})
     assert patched.status_code == 200
     assert patched.json["echo"]["name"] == "Granny" and patched.json["echo"]["persona_prompt"] == "Gentle."
 
     # move the echo to a new voice: links follow
     fish.post(f"{FISH_URL}/model", json=fish_model(OTHER_MODEL_ID), status=201)
     assert upload(client, wav_bytes, user_id=user_id).status_code == 201
-    moved = client.patch(f"/api/echo/{echo['_id']}", json={"voice_model_id": OTHER_MODEL_ID})
+    moved = client.patch(path, json={"voice_model_id": OTHER_MODEL_ID})
     assert moved.json["echo"]["voice_model_id"] == OTHER_MODEL_ID
-    assert client.get(f"/api/voice-models/{OTHER_MODEL_ID}").json["voice_model"]["echo_id"] == echo["_id"]
-    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}").json["voice_model"]["echo_id"] is None
+    voice_of = lambda model_id: client.get(f"/api/voice-models/{model_id}?user_id={user_id}").json["voice_model"]  # noqa: E731
+    assert voice_of(OTHER_MODEL_ID)["echo_id"] == echo["_id"]
+    assert voice_of(FISH_MODEL_ID)["echo_id"] is None
 
-    assert client.patch(f"/api/echo/{echo['_id']}", json={}).status_code == 400
-    assert client.patch(f"/api/echo/{echo['_id']}", json={"name": ""}).status_code == 400
+    assert client.patch(path, json={}).status_code == 400
+    assert client.patch(path, json={"name": ""}).status_code == 400
 
 
 def test_echo_validation(client, user_id, voice, echo):
@@ -160,27 +173,27 @@ def test_echo_validation(client, user_id, voice, echo):
     assert unknown_voice.status_code == 404
     taken = client.post("/api/echo", json={"user_id": user_id, "name": "x", "voice_model_id": FISH_MODEL_ID})
     assert taken.status_code == 409
-    assert client.get(f"/api/echo/{'c' * 24}").status_code == 404
-    assert client.get("/api/echo/nothex").status_code == 400
+    assert client.get(f"/api/echo/{'c' * 24}?user_id={user_id}").status_code == 404
+    assert client.get(f"/api/echo/nothex?user_id={user_id}").status_code == 400
     assert client.post("/api/echo", json={"user_id": user_id, "name": "no voice"}).status_code == 201
 
 
 def test_delete_echo_removes_its_messages(client, user_id, echo, app):
     for i in range(3):
-        client.post(f"/api/conversation/{echo['_id']}", json={"role": "user", "content": f"m{i}"})
+        client.post(f"/api/conversation/{echo['_id']}", json={"role": "user", "content": f"m{i}", "user_id": user_id})
     db = app.extensions["echo"].db
     assert len(db.list_messages(ObjectId(echo["_id"]))) == 3
     response = client.delete(f"/api/echo/{echo['_id']}?user_id={user_id}")
     assert response.status_code == 200
-    assert client.get(f"/api/echo/{echo['_id']}").status_code == 404
-    assert client.get(f"/api/conversation/{echo['_id']}").status_code == 404
-    assert client.get(f"/api/conversation/{echo['_id']}").status_code == 404
+    assert client.get(f"/api/echo/{echo['_id']}?user_id={user_id}").status_code == 404
+    assert client.get(f"/api/conversation/{echo['_id']}?user_id={user_id}").status_code == 404
     assert db.list_messages(ObjectId(echo["_id"])) == []
-    assert client.get(f"/api/voice-models/{FISH_MODEL_ID}").json["voice_model"]["echo_id"] is None
-    assert client.delete(f"/api/echo/{echo['_id']}").status_code == 404
+    model = client.get(f"/api/voice-models/{FISH_MODEL_ID}?user_id={user_id}").json["voice_model"]
+    assert model["echo_id"] is None
+    assert client.delete(f"/api/echo/{echo['_id']}?user_id={user_id}").status_code == 404
 
 
-def test_other_users_cannot_reach_an_echo(client, echo):
+def test_other_users_cannot_reach_an_echo(client, echo, user_id):
     other = client.post("/api/users/local|mallory").json["user"]
     for method, path in [
         ("get", f"/api/echo/{echo['_id']}"),
@@ -194,14 +207,14 @@ def test_other_users_cannot_reach_an_echo(client, echo):
         response = getattr(client, method)(f"{path}?user_id={other}", **kwargs)
         assert response.status_code == 404, (method, path)
     assert client.get(f"/api/echos?user_id={other}").json["count"] == 0
-    assert client.get(f"/api/echo/{echo['_id']}").json["echo"]["name"] == "Gran"
+    assert client.get(f"/api/echo/{echo['_id']}?user_id={user_id}").json["echo"]["name"] == "Gran"
 
 
 # -- conversation ---------------------------------------------------------------------------------
 
 
-def test_conversation_oldest_first_with_limit(client, echo):
-    path = f"/api/conversation/{echo['_id']}"
+def test_conversation_oldest_first_with_limit(client, echo, user_id):
+    path = f"/api/conversation/{echo['_id']}?user_id={user_id}"
     for i in range(5):
         role = "user" if i % 2 == 0 else "assistant"
         response = client.post(path, json={"role": role, "content": f"message {i}"})
@@ -210,17 +223,17 @@ def test_conversation_oldest_first_with_limit(client, echo):
     messages = client.get(path).json["messages"]
     assert [m["content"] for m in messages] == [f"message {i}" for i in range(5)]
     assert messages[1]["role"] == "assistant" and messages[0]["created_at"].endswith("Z")
-    latest = client.get(f"{path}?limit=2").json["messages"]
+    latest = client.get(f"{path}&limit=2").json["messages"]
     assert [m["content"] for m in latest] == ["message 3", "message 4"]
 
 
-def test_conversation_validation(client, echo):
-    path = f"/api/conversation/{echo['_id']}"
+def test_conversation_validation(client, echo, user_id):
+    path = f"/api/conversation/{echo['_id']}?user_id={user_id}"
     assert client.post(path, json={"role": "system", "content": "x"}).status_code == 400
     assert client.post(path, json={"role": "user"}).status_code == 400
     assert client.post(path, json={"role": "user", "content": "x" * 10001}).status_code == 400
-    assert client.get(f"{path}?limit=-1").status_code == 400
-    assert client.get("/api/conversation/xyz").status_code == 400
+    assert client.get(f"{path}&limit=-1").status_code == 400
+    assert client.get(f"/api/conversation/xyz?user_id={user_id}").status_code == 400
     assert client.get(path).json["messages"] == []
 
 
@@ -256,7 +269,7 @@ def test_database_outage_gives_503_and_degraded_health(client, fish, app, monkey
         client.get(f"/api/voice-models?user_id={user_id}"),
         client.get("/api/users/local|tester"),
         client.post("/api/users/local|new"),
-        client.get(f"/api/echo/{'a' * 24}"),
+        client.get(f"/api/echo/{'a' * 24}?user_id={user_id}"),
     ):
         assert response.status_code == 503
         assert response.json["error"] == "database_unavailable"

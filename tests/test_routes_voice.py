@@ -200,12 +200,13 @@ def test_upload_links_echo(client, fish, user_id, wav_bytes):
     response = upload(client, wav_bytes, user_id=user_id, echo_id=echo["_id"])
     assert response.status_code == 201
     assert response.json["database_record"]["echo_id"] == echo["_id"]
-    assert client.get(f"/api/echo/{echo['_id']}").json["echo"]["voice_model_id"] == FISH_MODEL_ID
+    assert client.get(f"/api/echo/{echo['_id']}?user_id={user_id}").json["echo"]["voice_model_id"] == FISH_MODEL_ID
 
 
 def test_voice_routes_without_provider_say_how_to_configure(make_app, wav_bytes, monkeypatch):
     client = make_app(VOICE_PROVIDER="fish", FISH_AUDIO_API_KEY="", VOICE_PROVIDERS={}).test_client()
-    for response in (upload(client, wav_bytes), client.post("/api/synthesize", json={"text": "hi"})):
+    user = client.post("/api/users/local|nobody-configured").json["user"]
+    for response in (upload(client, wav_bytes, user_id=user), client.post("/api/synthesize", json={"text": "hi"})):
         assert response.status_code == 503
         assert response.json["error"] == "voice_provider_not_configured"
         assert "FISH_AUDIO_API_KEY" in response.json["message"]

@@ -11,8 +11,9 @@ from typing import Any
 from bson import ObjectId
 from flask import current_app, g, request
 
+from backend import inputs
 from backend.config import Settings
-from backend.database import DatabaseManager, parse_object_id
+from backend.database import DatabaseManager
 from backend.errors import BadRequest, DatabaseUnavailable, Forbidden, NotFound
 from backend.links import AudioLinks
 from backend.storage import AudioStore
@@ -85,12 +86,21 @@ def text_field(
 
 
 def id_field(data: Any, name: str, *, required: bool = False) -> ObjectId | None:
+    """A database id field (24 hexadecimal characters, exactly); missing or empty is None unless required."""
     raw = data.get(name) if hasattr(data, "get") else None
     if raw in (None, ""):
         if required:
             raise BadRequest(f"'{name}' is required.")
         return None
-    return parse_object_id(raw, name)
+    return inputs.object_id(raw, name)
+
+
+def voice_field(data: Any, name: str) -> str | None:
+    """A voice model id field (exact shape); missing or empty is None."""
+    raw = data.get(name) if hasattr(data, "get") else None
+    if raw in (None, ""):
+        return None
+    return inputs.voice_id(raw, name)
 
 
 def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int = MAX_PAGE) -> int:
@@ -136,14 +146,20 @@ def caller_id(*, required: bool = False) -> ObjectId | None:
     named = _named_user_id()
     caller = g.get("caller")
     if caller is not None:
-        if named is not None and str(named) != str(caller.user_id):
+        if named is not None and str(named).lower() != str(caller.user_id):
             raise Forbidden()
         return caller.user_id
     if named is None:
         if required:
-            raise BadRequest("'user_id' is required.")
+            raise BadRequest(NAME_YOUR_USER, reason="user_required")
         return None
-    return parse_object_id(named, "user_id")
+    return inputs.object_id(named, "user_id")
+
+
+NAME_YOUR_USER = (
+    "'user_id' is required: without sign-in, every request that touches a user's voices, echos or "
+    "conversations names that user."
+)
 
 
 def require_user(user_id: ObjectId) -> dict:
@@ -156,18 +172,33 @@ def require_user(user_id: ObjectId) -> dict:
 def owned(doc: dict | None, caller: ObjectId | None, what: str) -> dict:
     """``doc`` if it exists and the caller may see it; otherwise a 404 that reveals nothing.
 
-    Signed in, only the owner may; in local mode, records made without a user are shared.
+    The caller must be known (signed in, or named with ``user_id`` in local mode): a request that names no
+    user gets 400, never someone's record. Only the owner may see a record; in local mode, records made
+    before users were named (no owner) are visible to every named user.
     """
+    if caller is None:
+        raise BadRequest(NAME_YOUR_USER, reason="user_required")
     if doc is None:
         raise NotFound(f"No {what} with this id.")
     owner = doc.get("user_id")
-    if signed_in():
-        allowed = owner == caller
-    else:
-        allowed = caller is None or owner in (None, caller)
+    allowed = owner == caller or (owner is None and not signed_in())
     if not allowed:
         raise NotFound(f"No {what} with this id.")
     return doc
+
+
+def public_echo(echo: dict) -> dict:
+    """An echo as clients see it, with the state of its voice: ready, deleted (say so, never speak in
+    another voice) or none (never given one)."""
+    out = {k: v for k, v in echo.items() if k != "voice_deleted_at"}
+    if echo.get("voice_model_id"):
+        out["voice_status"] = "ready"
+    elif echo.get("voice_deleted_at"):
+        out["voice_status"] = "deleted"
+        out["voice_deleted_at"] = echo["voice_deleted_at"]
+    else:
+        out["voice_status"] = "none"
+    return out
 
 
 def public_voice_model(record: dict | None) -> dict | None:

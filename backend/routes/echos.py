@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from backend.database import parse_object_id
+from backend import inputs
 from backend.errors import BadRequest, Conflict
 from backend.routes.common import (
     caller_id,
@@ -12,9 +12,11 @@ from backend.routes.common import (
     json_body,
     owned,
     page_args,
+    public_echo,
     require_user,
     services,
     text_field,
+    voice_field,
 )
 
 bp = Blueprint("echos", __name__)
@@ -34,7 +36,8 @@ def _voice_for_echo(model_id: str, user_id, echo_id=None) -> str:
 
 
 def _echo(echo_id: str) -> dict:
-    return owned(services().db.get_echo(parse_object_id(echo_id, "echo_id")), caller_id(), "echo")
+    echo_id = inputs.object_id(echo_id, "echo_id")
+    return owned(services().db.get_echo(echo_id), caller_id(required=True), "echo")
 
 
 @bp.post("/api/echo")
@@ -43,12 +46,12 @@ def create_echo():
     user_id = caller_id(required=True)
     name = text_field(data, "name", required=True, max_length=100)
     prompt = text_field(data, "persona_prompt", max_length=MAX_PROMPT, allow_empty=True) or ""
-    model_id = text_field(data, "voice_model_id", max_length=100)
+    model_id = voice_field(data, "voice_model_id")
     require_user(user_id)
     if model_id:
         _voice_for_echo(model_id, user_id)
     echo = services().db.create_echo(user_id=user_id, name=name, persona_prompt=prompt, voice_model_id=model_id)
-    return {"success": True, "echo": echo}, 201
+    return {"success": True, "echo": public_echo(echo)}, 201
 
 
 @bp.get("/api/echos")
@@ -57,12 +60,13 @@ def list_echos():
     limit, offset = page_args()
     require_user(user_id)
     echos, total = services().db.list_echos(user_id, limit=limit, offset=offset)
+    echos = [public_echo(echo) for echo in echos]
     return {"success": True, "echos": echos, "count": len(echos), "total": total, "limit": limit, "offset": offset}
 
 
 @bp.get("/api/echo/<echo_id>")
 def get_echo(echo_id: str):
-    return {"success": True, "echo": _echo(echo_id)}
+    return {"success": True, "echo": public_echo(_echo(echo_id))}
 
 
 @bp.patch("/api/echo/<echo_id>")
@@ -74,12 +78,12 @@ def update_echo(echo_id: str):
         changes["name"] = text_field(data, "name", required=True, max_length=100)
     if "persona_prompt" in data:
         changes["persona_prompt"] = text_field(data, "persona_prompt", max_length=MAX_PROMPT, allow_empty=True) or ""
-    if "voice_model_id" in data:
-        model_id = text_field(data, "voice_model_id", max_length=100)
+    if "voice_model_id" in data:  # the way to give an echo another voice (or none, with null)
+        model_id = voice_field(data, "voice_model_id")
         changes["voice_model_id"] = _voice_for_echo(model_id, echo.get("user_id"), echo["_id"]) if model_id else None
     if not changes:
         raise BadRequest("Nothing to change: send name, persona_prompt or voice_model_id.")
-    return {"success": True, "echo": services().db.update_echo(echo["_id"], changes)}
+    return {"success": True, "echo": public_echo(services().db.update_echo(echo["_id"], changes))}
 
 
 @bp.delete("/api/echo/<echo_id>")

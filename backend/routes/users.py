@@ -6,24 +6,38 @@ import re
 
 from flask import Blueprint, current_app, g, request
 
+from backend import inputs
 from backend.auth import forget_subject
 from backend.errors import BadRequest, Forbidden, NotFound
 from backend.routes.common import caller_id, remove_voice_model, services, text_field
 
 bp = Blueprint("users", __name__)
 
-_AUTH0_ID = re.compile(r"^[\w|@.:+-]{1,200}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def _auth0_id(value: str) -> str:
-    """The path's sign-in id; signed in, it must be the caller's own (403 otherwise)."""
-    if not _AUTH0_ID.match(value):
-        raise BadRequest("The user id may hold letters, digits and _ | @ . : + - only (at most 200).")
+    """The path's sign-in id (exact shape); signed in, it must be the caller's own (403 otherwise)."""
+    value = inputs.sign_in_id(value)
     caller = g.get("caller")
     if caller is not None and caller.auth0_id != value:
         raise Forbidden("You may only act on your own account.")
     return value
+
+
+def _is_caller(user: dict) -> bool:
+    """Whether the request comes from this user: signed in as them, or (local mode) naming them."""
+    try:
+        return caller_id() == user["_id"]
+    except (BadRequest, Forbidden):
+        return False
+
+
+def _visible(user: dict) -> dict:
+    """A user record as the caller may see it: the email only for the user themself."""
+    if _is_caller(user):
+        return user
+    return {k: v for k, v in user.items() if k != "email"}
 
 
 @bp.get("/api/users/<auth0_id>")
@@ -31,20 +45,31 @@ def get_user(auth0_id: str):
     user = services().db.get_user_by_auth0(_auth0_id(auth0_id))
     if user is None:
         raise NotFound("No user with this id.")
-    return {"success": True, "user": user}
+    return {"success": True, "user": _visible(user)}
 
 
 @bp.post("/api/users/<auth0_id>")
 def create_user(auth0_id: str):
     auth0_id = _auth0_id(auth0_id)
-    data = request.get_json(silent=True) if request.content_length else {}
+    data = request.get_json(silent=True) if request.get_data(cache=True).strip() else {}
     if not isinstance(data, dict):
         raise BadRequest('The body must be a JSON object such as {"email": "..."}.')
     email = text_field(data, "email", max_length=254)
-    if email is not None and not _EMAIL.match(email):
+    if email is not None and not _EMAIL.fullmatch(email):
         raise BadRequest("'email' is not an email address.")
-    user, created = services().db.get_or_create_user(auth0_id, email)
-    return {"success": True, "user": str(user["_id"]), "user_record": user, "created": created}, 201 if created else 200
+    db = services().db
+    existing = db.get_user_by_auth0(auth0_id)
+    if existing is not None and email and email != existing.get("email") and not _is_caller(existing):
+        # In local mode anyone can name an account; only its owner (naming its user_id) may change its email.
+        raise Forbidden("Only this user may change its email: send the user's own user_id.")
+    user, created = db.get_or_create_user(auth0_id, email)
+    shown = user if created else _visible(user)
+    return {
+        "success": True,
+        "user": str(user["_id"]),
+        "user_record": shown,
+        "created": created,
+    }, 201 if created else 200
 
 
 @bp.delete("/api/users/<auth0_id>")

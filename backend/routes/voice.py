@@ -9,7 +9,7 @@ from werkzeug.wsgi import wrap_file
 
 from backend.audio import OUTPUT_FORMATS
 from backend.database import utcnow
-from backend.errors import BadRequest, DatabaseUnavailable, NotFound
+from backend.errors import BadRequest, DatabaseUnavailable, NotFound, NoVoice, VoiceDeleted
 from backend.routes.common import (
     caller_id,
     id_field,
@@ -19,6 +19,7 @@ from backend.routes.common import (
     require_user,
     services,
     text_field,
+    voice_field,
 )
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def upload_reference():
     form = request.form
     name = text_field(form, "name", max_length=100) or "My voice"
     transcript = text_field(form, "transcript", max_length=2000)
-    user_id = caller_id()
+    user_id = caller_id(required=True)  # a voice is always someone's
     echo_id = id_field(form, "echo_id")
     if str(form.get("consent", "")).strip().lower() not in CONSENT_YES:
         raise BadRequest(
@@ -53,8 +54,7 @@ def upload_reference():
 
     db_ok = True
     try:
-        if user_id is not None:
-            require_user(user_id)
+        require_user(user_id)
         if echo_id is not None:
             owned(svc.db.get_echo(echo_id), user_id, "echo")
     except DatabaseUnavailable:
@@ -133,13 +133,20 @@ def synthesize():
     svc = services()
     data = json_body()
     text = text_field(data, "text", required=True, max_length=svc.settings.max_text_chars)
-    reference_id = text_field(data, "reference_id", max_length=100)
+    reference_id = voice_field(data, "reference_id")
+    echo_id = id_field(data, "echo_id")
     fmt = (text_field(data, "format", max_length=10) or "mp3").lower()
     if fmt not in OUTPUT_FORMATS:
         raise BadRequest(f"'format' must be one of {', '.join(OUTPUT_FORMATS)}.")
-    caller = caller_id()
+    if reference_id and echo_id:
+        raise BadRequest("Send either 'echo_id' (speak as that echo) or 'reference_id' (a voice), not both.")
+    # Speaking as an echo, or in a voice someone keeps here, touches their records: the caller must be known
+    # (owned() refuses a stored voice to a request that names no user).
+    caller = caller_id(required=bool(echo_id))
     provider_name = None
     record = None
+    if echo_id:
+        reference_id = _echo_voice(echo_id, caller)
     if reference_id:
         try:
             record = svc.db.get_voice_model(reference_id)
@@ -179,6 +186,17 @@ def synthesize():
     if not job.cached:  # cache entries go with their voice or account, not with a record
         _record_audio(job.name, caller, reference_id)
     return _answer(job, url, text, complete=True)
+
+
+def _echo_voice(echo_id, caller) -> str:
+    """The voice an echo speaks in; an echo whose voice was deleted (or never given) is refused, never
+    spoken in the stock voice."""
+    echo = owned(services().db.get_echo(echo_id), caller, "echo")
+    if echo.get("voice_model_id"):
+        return echo["voice_model_id"]
+    if echo.get("voice_deleted_at"):
+        raise VoiceDeleted(echo_id=echo["_id"])
+    raise NoVoice(echo_id=echo["_id"])
 
 
 def _answer(job, url: str, text: str, *, complete: bool) -> dict:

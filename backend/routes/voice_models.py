@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from backend.database import parse_object_id
-from backend.errors import NotFound
+from backend import inputs
+from backend.errors import NotFound, VoiceDeleted
 from backend.routes.common import (
     caller_id,
     owned,
@@ -37,14 +37,16 @@ def list_voice_models():
 
 @bp.get("/api/voice-models/<model_id>")
 def get_voice_model(model_id: str):
-    record = owned(services().db.get_voice_model(model_id), caller_id(), "voice model")
+    model_id = inputs.voice_id(model_id, "model_id")
+    record = owned(services().db.get_voice_model(model_id), caller_id(required=True), "voice model")
     return {"success": True, "voice_model": public_voice_model(record)}
 
 
 @bp.delete("/api/voice-models/<model_id>")
 def delete_voice_model(model_id: str):
     """Delete everywhere; a retry after a failure part-way finishes the job."""
-    record = owned(services().db.get_voice_model(model_id), caller_id(), "voice model")
+    model_id = inputs.voice_id(model_id, "model_id")
+    record = owned(services().db.get_voice_model(model_id), caller_id(required=True), "voice model")
     remove_voice_model(record)
     return {"success": True, "message": f"Voice model '{record.get('name')}' ({model_id}) was deleted."}
 
@@ -52,9 +54,11 @@ def delete_voice_model(model_id: str):
 @bp.get("/api/echo/<echo_id>/voice-model")
 def echo_voice_model(echo_id: str):
     svc = services()
-    echo = owned(svc.db.get_echo(parse_object_id(echo_id, "echo_id")), caller_id(), "echo")
+    echo = owned(svc.db.get_echo(inputs.object_id(echo_id, "echo_id")), caller_id(required=True), "echo")
     model_id = echo.get("voice_model_id")
     record = svc.db.get_voice_model(model_id) if model_id else None
     if record is None:
+        if echo.get("voice_deleted_at"):
+            raise NotFound(VoiceDeleted.default_message, reason="voice_deleted")
         raise NotFound("This echo has no voice model.")
     return {"success": True, "voice_model": public_voice_model(record)}

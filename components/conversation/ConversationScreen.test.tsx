@@ -1,10 +1,11 @@
 import { act, fireEvent, screen, waitFor } from '@testing-library/react-native';
 import { createAudioPlayer } from 'expo-audio';
 
-import { ApiError } from '@/lib/api';
+import { ApiError, type ApiClient } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
 import { deferred, makeMockApi, type MockApi } from '@/test-utils/api';
 import { ECHO, message, VOICE } from '@/test-utils/fixtures';
+import type { Echo, SynthesizeResponse, VoiceModel } from '@/lib/types';
 import { renderWithSession } from '@/test-utils/render';
 import { mockRouter } from '@/test-utils/router';
 
@@ -15,11 +16,28 @@ jest.mock('@/lib/confirm', () => ({ confirmAsync: jest.fn() }));
 
 type FakePlayer = { play: jest.Mock; pause: jest.Mock; remove: jest.Mock; finish: () => void; source: unknown };
 
-function apiWith(messages = [message('a1', 'user', 'Hi Grandma'), message('a2', 'assistant', 'Hello, sweetheart!')]): MockApi {
+const DELETED_NOTICE = "This echo's voice was deleted; choose another voice for it.";
+const READY: Echo = { ...ECHO, voice_status: 'ready' };
+const VOICE_DELETED: Echo = { ...ECHO, voice_model_id: null, voice_status: 'deleted' };
+const SECOND_VOICE: VoiceModel = { ...VOICE, _id: 'v2', model_id: 'm2', name: 'Grandma at the seaside' };
+const TAKEN_VOICE: VoiceModel = { ...VOICE, _id: 'v3', model_id: 'm3', name: 'Grandpa Joe', echo_id: 'e9' };
+const SPOKEN: SynthesizeResponse = {
+  success: true,
+  audio_url: '/api/audio/tok.mp3',
+  audio_path: '/api/audio/tok.mp3',
+  format: 'mp3',
+  media_type: 'audio/mpeg',
+  provider: 'local',
+  reference_id: 'm1',
+};
+
+function apiWith(messages = [message('a1', 'user', 'Hi Grandma'), message('a2', 'assistant', 'Hello, sweetheart!')], echo: Echo = READY): MockApi {
   const api = makeMockApi();
-  api.getEcho.mockResolvedValue({ success: true, echo: ECHO });
+  // Every method fails unless a test gives it an answer (speakAsEcho is newer than test-utils/api.ts).
+  api.speakAsEcho = jest.fn<Promise<SynthesizeResponse>, Parameters<ApiClient['speakAsEcho']>>(() => Promise.reject(new Error('api.speakAsEcho was not mocked')));
+  api.getEcho.mockResolvedValue({ success: true, echo });
   api.listMessages.mockResolvedValue({ success: true, messages });
-  api.getEchoVoiceModel.mockResolvedValue({ success: true, voice_model: VOICE });
+  api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [SECOND_VOICE, TAKEN_VOICE], count: 2 });
   return api;
 }
 
@@ -82,21 +100,15 @@ describe('ConversationScreen', () => {
     expect(screen.getByTestId('message-input').props.value).toBe('Hello?');
   });
 
-  it("speaks a message in the echo's voice, then stops", async () => {
+  it("speaks a message as the echo, in its voice, then stops", async () => {
     const api = apiWith();
-    api.synthesize.mockResolvedValue({
-      success: true,
-      audio_url: '/api/audio/tok.mp3',
-      audio_path: '/api/audio/tok.mp3',
-      format: 'mp3',
-      media_type: 'audio/mpeg',
-      provider: 'local',
-      reference_id: 'm1',
-    });
+    api.speakAsEcho.mockResolvedValue(SPOKEN);
     renderWithSession(<ConversationScreen echoId="e1" />, { api });
     await screen.findByTestId('speak-a2');
+    expect(screen.queryByTestId('voice-notice')).toBeNull();
     await act(async () => fireEvent.press(screen.getByTestId('speak-a2')));
-    expect(api.synthesize).toHaveBeenCalledWith('Hello, sweetheart!', 'm1');
+    expect(api.speakAsEcho).toHaveBeenCalledWith('e1', 'Hello, sweetheart!');
+    expect(api.synthesize).not.toHaveBeenCalled();
     expect(createAudioPlayer).toHaveBeenCalledWith({ uri: 'http://localhost:5000/api/audio/tok.mp3?user_id=u1' });
     const player = jest.mocked(createAudioPlayer).mock.results[0]!.value as FakePlayer;
     expect(player.play).toHaveBeenCalled();
@@ -110,7 +122,7 @@ describe('ConversationScreen', () => {
 
   it('returns to the play state when the audio ends', async () => {
     const api = apiWith();
-    api.synthesize.mockResolvedValue({ success: true, audio_url: '/api/audio/t2.mp3', audio_path: '', format: 'mp3', media_type: 'audio/mpeg', provider: 'local', reference_id: 'm1' });
+    api.speakAsEcho.mockResolvedValue({ ...SPOKEN, audio_url: '/api/audio/t2.mp3' });
     renderWithSession(<ConversationScreen echoId="e1" />, { api });
     await screen.findByTestId('speak-a1');
     await act(async () => fireEvent.press(screen.getByTestId('speak-a1')));
@@ -121,21 +133,22 @@ describe('ConversationScreen', () => {
 
   it('shows why speaking failed', async () => {
     const api = apiWith();
-    api.synthesize.mockRejectedValue(new ApiError(502, 'provider_error', 'The voice service had a problem. Please try again shortly.'));
+    api.speakAsEcho.mockRejectedValue(new ApiError(502, 'provider_error', 'The voice service had a problem. Please try again shortly.'));
     renderWithSession(<ConversationScreen echoId="e1" />, { api });
     await screen.findByTestId('speak-a1');
     await act(async () => fireEvent.press(screen.getByTestId('speak-a1')));
     expect(await screen.findByText('The voice service had a problem. Please try again shortly.')).toBeTruthy();
   });
 
-  it('uses the echo voice_model_id when the voice model cannot be loaded', async () => {
-    const api = apiWith();
-    api.getEchoVoiceModel.mockRejectedValue(new ApiError(404, 'not_found', 'gone'));
-    api.synthesize.mockResolvedValue({ success: true, audio_url: '/a.mp3', audio_path: '', format: 'mp3', media_type: 'audio/mpeg', provider: 'local', reference_id: 'm1' });
+  it('speaks as the echo even when an older server sends no voice_status', async () => {
+    const api = apiWith(undefined, ECHO);
+    api.speakAsEcho.mockResolvedValue(SPOKEN);
     renderWithSession(<ConversationScreen echoId="e1" />, { api });
     await screen.findByTestId('speak-a1');
+    expect(screen.queryByTestId('voice-notice')).toBeNull();
     await act(async () => fireEvent.press(screen.getByTestId('speak-a1')));
-    expect(api.synthesize).toHaveBeenCalledWith('Hi Grandma', 'm1');
+    expect(api.speakAsEcho).toHaveBeenCalledWith('e1', 'Hi Grandma');
+    expect(api.getEchoVoiceModel).not.toHaveBeenCalled();
   });
 
   it('deletes the echo after confirmation and goes back to the list', async () => {
@@ -157,5 +170,103 @@ describe('ConversationScreen', () => {
     fireEvent.press(screen.getByTestId('header-home-button'));
     expect(mockRouter.replace).toHaveBeenCalledWith('/');
     mockRouter.canGoBack.mockReturnValue(true);
+  });
+});
+
+describe('ConversationScreen: an echo without a usable voice', () => {
+  it('says that the voice was deleted, in the API words, and does not speak in any other voice', async () => {
+    const api = apiWith(undefined, VOICE_DELETED);
+    renderWithSession(<ConversationScreen echoId="e1" />, { api });
+    expect(await screen.findByText(DELETED_NOTICE)).toBeTruthy();
+    expect(screen.getByTestId('voice-notice-text').props.accessibilityRole).toBe('alert');
+    await act(async () => fireEvent.press(screen.getByTestId('speak-a2')));
+    expect(api.speakAsEcho).not.toHaveBeenCalled();
+    expect(api.synthesize).not.toHaveBeenCalled();
+    expect(createAudioPlayer).not.toHaveBeenCalled();
+    expect(screen.getByText(DELETED_NOTICE)).toBeTruthy();
+  });
+
+  it('says when the echo never had a voice', async () => {
+    renderWithSession(<ConversationScreen echoId="e1" />, { api: apiWith(undefined, { ...ECHO, voice_model_id: null, voice_status: 'none' }) });
+    expect(await screen.findByText('No voice yet; choose one.')).toBeTruthy();
+    expect(await screen.findByText('A voice for Grandma Rose')).toBeTruthy();
+  });
+
+  it('offers the free voices, PATCHes the chosen one, and then speaks again', async () => {
+    const api = apiWith(undefined, VOICE_DELETED);
+    const patched = deferred<{ success: true; echo: Echo }>();
+    api.updateEcho.mockReturnValue(patched.promise);
+    api.speakAsEcho.mockResolvedValue({ ...SPOKEN, reference_id: 'm2' });
+    renderWithSession(<ConversationScreen echoId="e1" />, { api });
+
+    const free = await screen.findByTestId('voice-choice-m2');
+    expect(screen.getByText('Another voice for Grandma Rose')).toBeTruthy();
+    // A voice that speaks for another echo cannot be shared.
+    expect(screen.getByTestId('voice-choice-m3').props.accessibilityState).toMatchObject({ disabled: true });
+    expect(screen.getByText('Grandpa Joe (has an echo)')).toBeTruthy();
+    expect(screen.getByTestId('use-voice-button').props.accessibilityState).toMatchObject({ disabled: true });
+
+    fireEvent.press(free);
+    expect(screen.getByTestId('voice-choice-m2').props.accessibilityState).toMatchObject({ checked: true });
+    fireEvent.press(screen.getByTestId('use-voice-button'));
+    expect(api.updateEcho).toHaveBeenCalledWith('e1', { voice_model_id: 'm2' });
+    await act(async () => patched.resolve({ success: true, echo: { ...ECHO, voice_model_id: 'm2', voice_status: 'ready' } }));
+
+    expect(screen.queryByTestId('voice-notice')).toBeNull();
+    expect(screen.getByTestId('voice-changed')).toBeTruthy();
+    expect(screen.getByText('Grandma Rose now speaks in the voice “Grandma at the seaside”.')).toBeTruthy();
+    await act(async () => fireEvent.press(screen.getByTestId('speak-a2')));
+    expect(api.speakAsEcho).toHaveBeenCalledWith('e1', 'Hello, sweetheart!');
+    expect(createAudioPlayer).toHaveBeenCalled();
+  });
+
+  it('keeps the notice and says why when the voice cannot be given', async () => {
+    const api = apiWith(undefined, VOICE_DELETED);
+    api.updateEcho.mockRejectedValue(new ApiError(409, 'conflict', 'This voice model already belongs to another echo.'));
+    renderWithSession(<ConversationScreen echoId="e1" />, { api });
+    fireEvent.press(await screen.findByTestId('voice-choice-m2'));
+    await act(async () => fireEvent.press(screen.getByTestId('use-voice-button')));
+    expect(await screen.findByText('This voice model already belongs to another echo.')).toBeTruthy();
+    expect(screen.getByText(DELETED_NOTICE)).toBeTruthy();
+    await waitFor(() => expect(api.listVoiceModels).toHaveBeenCalledTimes(2)); // the list is fetched again
+  });
+
+  it('says so when none of the voices is free', async () => {
+    const api = apiWith(undefined, VOICE_DELETED);
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [TAKEN_VOICE], count: 1 });
+    renderWithSession(<ConversationScreen echoId="e1" />, { api });
+    expect(await screen.findByTestId('no-free-voice')).toBeTruthy();
+    expect(screen.queryByTestId('use-voice-button')).toBeNull();
+  });
+
+  it('shows the notice when the server answers 409 voice_deleted (the voice went elsewhere)', async () => {
+    const api = apiWith();
+    api.speakAsEcho.mockRejectedValue(
+      new ApiError(409, 'voice_deleted', "This echo's voice was deleted; choose another voice for it."),
+    );
+    renderWithSession(<ConversationScreen echoId="e1" />, { api });
+    await screen.findByTestId('speak-a2');
+    expect(screen.queryByTestId('voice-notice')).toBeNull();
+    await act(async () => fireEvent.press(screen.getByTestId('speak-a2')));
+    expect(await screen.findByTestId('voice-notice')).toBeTruthy();
+    expect(screen.getByTestId('voice-notice-text').props.children).toBe(DELETED_NOTICE);
+    expect(screen.queryByTestId('speak-error')).toBeNull(); // said once, by the notice
+    expect(createAudioPlayer).not.toHaveBeenCalled();
+    expect(api.synthesize).not.toHaveBeenCalled();
+    expect(await screen.findByTestId('voice-choice-m2')).toBeTruthy();
+    expect(screen.queryByText('Stop')).toBeNull();
+
+    // Pressing again does not ask the server: the app knows now.
+    await act(async () => fireEvent.press(screen.getByTestId('speak-a2')));
+    expect(api.speakAsEcho).toHaveBeenCalledTimes(1);
+  });
+
+  it('shows the no-voice notice on a 409 no_voice', async () => {
+    const api = apiWith();
+    api.speakAsEcho.mockRejectedValue(new ApiError(409, 'no_voice', 'This echo has no voice yet; choose one for it.'));
+    renderWithSession(<ConversationScreen echoId="e1" />, { api });
+    await screen.findByTestId('speak-a1');
+    await act(async () => fireEvent.press(screen.getByTestId('speak-a1')));
+    expect(await screen.findByText('No voice yet; choose one.')).toBeTruthy();
   });
 });

@@ -1,29 +1,34 @@
 /**
  * One echo's conversation: the stored messages (oldest first), a composer, pull to refresh,
  * and a speak button on every message that plays it in the echo's cloned voice.
+ *
+ * Speaking always goes as the echo (`speakAsEcho`), never in a stock voice. An echo whose voice was
+ * deleted, or that has none, shows a notice with a voice picker instead (VoiceNotice); so does a 409
+ * `voice_deleted` / `no_voice` answer, since the voice may have been deleted elsewhere.
  */
 import { Stack, useRouter } from 'expo-router';
 import { useRef, useState } from 'react';
-import { FlatList, KeyboardAvoidingView, Platform, RefreshControl, StyleSheet, Text, TextInput, View } from 'react-native';
+import { AccessibilityInfo, FlatList, KeyboardAvoidingView, Platform, RefreshControl, StyleSheet, Text, TextInput, View } from 'react-native';
 
 import { Button } from '@/components/ui/Button';
-import { EmptyView, ErrorBanner, ErrorView, LoadingView } from '@/components/ui/StateViews';
+import { EmptyView, ErrorBanner, ErrorView, LoadingView, NoticeBanner } from '@/components/ui/StateViews';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
 import { useApi } from '@/lib/session';
-import type { Echo, Message, MessageRole, VoiceModel } from '@/lib/types';
+import type { Echo, Message, MessageRole } from '@/lib/types';
 import { useResource } from '@/lib/useResource';
 import { useSpeaker } from '@/lib/useSpeaker';
+import { VOICE_NOTICES, voiceProblemOf, voiceStatusOf } from '@/lib/voiceStatus';
 
 import { MessageBubble } from './MessageBubble';
+import { VoiceNotice } from './VoiceNotice';
 
 const MESSAGE_LIMIT = 200;
 const MAX_MESSAGE_LENGTH = 5000;
 
 interface ConversationData {
   echo: Echo;
-  voiceModel: VoiceModel | null;
   messages: Message[];
 }
 
@@ -31,23 +36,38 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
   const api = useApi();
   const router = useRouter();
   const theme = useTheme();
-  const speaker = useSpeaker();
   const listRef = useRef<FlatList<Message>>(null);
   const [draft, setDraft] = useState('');
   const [role, setRole] = useState<MessageRole>('user');
   const [sending, setSending] = useState(false);
   const [sendError, setSendError] = useState<string | null>(null);
   const [deleting, setDeleting] = useState(false);
+  const [voiceChanged, setVoiceChanged] = useState<string | null>(null);
 
   const conversation = useResource<ConversationData>(async () => {
-    const [echo, messages, voiceModel] = await Promise.all([
-      api.getEcho(echoId),
-      api.listMessages(echoId, MESSAGE_LIMIT),
-      // The voice is only needed to speak; the conversation still shows without it.
-      api.getEchoVoiceModel(echoId).catch(() => null),
-    ]);
-    return { echo: echo.echo, messages: messages.messages, voiceModel: voiceModel?.voice_model ?? null };
+    const [echo, messages] = await Promise.all([api.getEcho(echoId), api.listMessages(echoId, MESSAGE_LIMIT)]);
+    return { echo: echo.echo, messages: messages.messages };
   }, [api, echoId]);
+
+  /** Brings the voice notice into view and reads it out. */
+  function pointToVoiceNotice(status: keyof typeof VOICE_NOTICES) {
+    listRef.current?.scrollToOffset({ offset: 0, animated: true });
+    AccessibilityInfo.announceForAccessibility(VOICE_NOTICES[status]);
+  }
+
+  const speaker = useSpeaker({
+    // The server refused: the echo's voice was deleted (elsewhere, perhaps) or it has none. Show the notice.
+    onError: (error) => {
+      const problem = voiceProblemOf(error);
+      if (!problem) return false;
+      setVoiceChanged(null);
+      conversation.setData((current) =>
+        current ? { ...current, echo: { ...current.echo, voice_status: problem, voice_model_id: null } } : current,
+      );
+      pointToVoiceNotice(problem);
+      return true;
+    },
+  });
 
   const title = conversation.data?.echo.name ?? 'Conversation';
   // Opened from a link or after a reload there is nothing to go back to: offer the list.
@@ -93,9 +113,20 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
     );
   }
 
-  const { echo, messages, voiceModel } = conversation.data;
-  const referenceId = voiceModel?.model_id ?? echo.voice_model_id;
+  const { echo, messages } = conversation.data;
+  const voiceStatus = voiceStatusOf(echo);
   const trimmed = draft.trim();
+
+  function toggleSpeak(message: Message) {
+    if (voiceStatus !== 'ready') {
+      // No voice to speak in: say so, rather than speak in any other.
+      speaker.stop();
+      pointToVoiceNotice(voiceStatus);
+      return;
+    }
+    setVoiceChanged(null);
+    void speaker.toggle(message._id, message.content, { echoId: echo._id });
+  }
 
   async function send() {
     if (!trimmed || sending) return;
@@ -134,6 +165,19 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
         ListHeaderComponent={
           <View>
             <ErrorBanner message={conversation.error} testID="refresh-error" />
+            {voiceStatus !== 'ready' ? (
+              <VoiceNotice
+                echo={echo}
+                status={voiceStatus}
+                onChanged={(updated, voice) => {
+                  conversation.setData((current) => (current ? { ...current, echo: updated } : current));
+                  const text = `${updated.name} now speaks in the voice “${voice.name}”.`;
+                  setVoiceChanged(text);
+                  AccessibilityInfo.announceForAccessibility(text);
+                }}
+              />
+            ) : null}
+            <NoticeBanner message={voiceChanged} testID="voice-changed" />
             <ErrorBanner message={speaker.error} testID="speak-error" />
           </View>
         }
@@ -145,7 +189,7 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
             message={item}
             echoName={echo.name}
             speaking={speaker.activeKey === item._id ? speaker.phase : 'idle'}
-            onToggleSpeak={() => void speaker.toggle(item._id, item.content, referenceId)}
+            onToggleSpeak={() => toggleSpeak(item)}
           />
         )}
       />

@@ -42,6 +42,23 @@ describe('EchoListScreen', () => {
     expect(await screen.findByText('Grandma Rose')).toBeTruthy();
   });
 
+  it("says on its row that an echo's voice was deleted, or that it has none", async () => {
+    const api = makeMockApi();
+    const deleted = { ...ECHO, _id: 'e2', name: 'Grandpa Joe', voice_model_id: null, voice_status: 'deleted' as const };
+    const none = { ...ECHO, _id: 'e3', name: 'Aunt May', voice_model_id: null, voice_status: 'none' as const };
+    api.listEchos.mockResolvedValue({ success: true, echos: [{ ...ECHO, voice_status: 'ready' }, deleted, none], count: 3 });
+    renderWithSession(<EchoListScreen />, { api });
+    expect(await screen.findByTestId('echo-voice-notice-e2')).toBeTruthy();
+    expect(screen.getByText("This echo's voice was deleted; choose another voice for it.")).toBeTruthy();
+    expect(screen.getByTestId('echo-voice-notice-e3').props.children).toBe('No voice yet; choose one.');
+    expect(screen.queryByTestId('echo-voice-notice-e1')).toBeNull();
+    expect(screen.getByTestId('echo-row-e2').props.accessibilityLabel).toBe(
+      "Open Grandpa Joe. This echo's voice was deleted; choose another voice for it.",
+    );
+    fireEvent.press(screen.getByTestId('echo-row-e2'));
+    expect(mockRouter.push).toHaveBeenCalledWith('/echo/e2');
+  });
+
   it('opens a conversation when an echo is pressed', async () => {
     const api = makeMockApi();
     api.listEchos.mockResolvedValue({ success: true, echos: [ECHO], count: 1 });

@@ -1,4 +1,7 @@
-/** The Echos tab: the signed-in user's echos, newest first, with pull to refresh. */
+/**
+ * The Echos tab: the signed-in user's echos, newest first, with pull to refresh. An echo that cannot
+ * speak (its voice was deleted, or it has none) says so on its row; its conversation offers a voice.
+ */
 import { useRouter } from 'expo-router';
 import { FlatList, Pressable, RefreshControl, StyleSheet, Text, View } from 'react-native';
 
@@ -10,6 +13,7 @@ import { useApi } from '@/lib/session';
 import type { Echo } from '@/lib/types';
 import { useRefreshOnRefocus } from '@/lib/useRefreshOnRefocus';
 import { useResource } from '@/lib/useResource';
+import { VOICE_NOTICES, voiceStatusOf } from '@/lib/voiceStatus';
 
 export function EchoListScreen() {
   const api = useApi();
@@ -58,17 +62,25 @@ export function EchoListScreen() {
 
 function EchoRow({ echo, onPress }: { echo: Echo; onPress: () => void }) {
   const theme = useTheme();
+  const status = voiceStatusOf(echo);
+  const notice = status === 'ready' ? null : VOICE_NOTICES[status];
   return (
     <Pressable
       testID={`echo-row-${echo._id}`}
       accessibilityRole="button"
-      accessibilityLabel={`Open ${echo.name}`}
+      accessibilityLabel={notice ? `Open ${echo.name}. ${notice}` : `Open ${echo.name}`}
+      accessibilityHint={notice ? 'Opens the conversation, where you can choose a voice.' : undefined}
       onPress={onPress}
       style={({ pressed }) => [styles.row, { backgroundColor: theme.surface, borderColor: theme.border }, pressed && { opacity: 0.8 }]}>
       <Text style={[styles.name, { color: theme.text }]}>{echo.name}</Text>
       {echo.persona_prompt ? (
         <Text numberOfLines={2} style={[styles.persona, { color: theme.textMuted }]}>
           {echo.persona_prompt}
+        </Text>
+      ) : null}
+      {notice ? (
+        <Text testID={`echo-voice-notice-${echo._id}`} style={[styles.notice, { color: theme.text, backgroundColor: theme.warningSurface, borderColor: theme.warning }]}>
+          {notice}
         </Text>
       ) : null}
       <Text style={[styles.date, { color: theme.textMuted }]}>Created {formatDate(echo.created_at)}</Text>
@@ -85,4 +97,5 @@ const styles = StyleSheet.create({
   name: { fontSize: fontSize.lg, fontWeight: '700' },
   persona: { fontSize: fontSize.md },
   date: { fontSize: fontSize.sm },
+  notice: { fontSize: fontSize.sm, fontWeight: '600', borderLeftWidth: 4, borderRadius: radius.sm, paddingHorizontal: spacing.sm, paddingVertical: spacing.xs, overflow: 'hidden' },
 });

@@ -32,7 +32,7 @@ export function VoicesScreen() {
     setActionError(null);
     const ok = await confirmAsync(
       `Delete "${voice.name}"?`,
-      'The cloned voice and its recording are deleted. Echos that use it can no longer speak.',
+      'The cloned voice and its recording are deleted. An echo that speaks in it will need another voice before it can speak again.',
     );
     if (!ok) return;
     if (speaker.activeKey === voice.model_id) speaker.stop();
@@ -81,7 +81,7 @@ export function VoicesScreen() {
                   title={phase === 'loading' ? 'Preparing…' : phase === 'playing' ? 'Stop' : 'Play sample'}
                   variant="secondary"
                   compact
-                  onPress={() => void speaker.toggle(item.model_id, SAMPLE_TEXT, item.model_id)}
+                  onPress={() => void speaker.toggle(item.model_id, SAMPLE_TEXT, { referenceId: item.model_id })}
                   testID={`play-voice-${item.model_id}`}
                 />
                 <Button

@@ -7,6 +7,7 @@ style that crept in would show up as a violation.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -202,6 +203,179 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
     expect(page.locator("#echos-list li")).to_contain_text("voice was deleted")
 
     assert page.evaluate("window.__cspViolations") == []
+    assert page.console_errors == []
+
+
+DELETED_NOTICE = "This echo's voice was deleted; choose another voice for it."
+NO_VOICE_NOTICE = "No voice yet; choose one."
+
+
+def user_id_of(page: Page) -> str:
+    """The server's id for this browser's local user (identity.js keeps it in localStorage)."""
+    return page.evaluate("JSON.parse(localStorage.getItem('echo.identity.v1')).userId")
+
+
+def is_synthesize(response) -> bool:
+    return response.url.split("?", 1)[0].endswith("/api/synthesize")
+
+
+def test_deleted_voice_is_never_replaced_silently(page: Page, live_server: str) -> None:
+    """Issue 11: an echo whose voice was deleted says so, is never heard in another voice, and gets a new one."""
+    with_csp(page, live_server)
+    open_page(page, live_server)
+    speech_requests: list[str] = []
+    page.on(
+        "request",
+        lambda r: speech_requests.append(r.url) if "/api/synthesize" in r.url or "/api/audio/" in r.url else None,
+    )
+
+    # An echo on a cloned voice, with a message of its own.
+    clone(page, "First voice", audio_file("wav", seconds=4))
+    voices = page.locator("#voices-list li")
+    expect(voices).to_have_count(1, timeout=30000)
+    first = voices.get_attribute("data-model-id")
+    page.get_by_label("Name", exact=True).fill("Grandpa Joe")
+    page.locator("#echo-voice").select_option(first)
+    page.get_by_role("button", name="Create echo").click()
+    expect(page.locator("#conversation-title")).to_have_text("Conversation with Grandpa Joe")
+    notice = page.locator("#conversation-voice")
+    expect(notice).to_be_hidden()
+    page.get_by_label("From").select_option("assistant")
+    page.get_by_label("Message", exact=True).fill("Come and see the boat.")
+    page.get_by_role("button", name="Add message").click()
+    expect(page.locator("#conversation-list li")).to_have_count(1)
+    hear = page.locator("#conversation-list li").first.get_by_role("button", name=re.compile("^Hear"))
+    echo_item = page.locator("#echos-list li").first
+    echo_id = echo_item.get_attribute("data-echo-id")
+    user_id = user_id_of(page)
+
+    # The voice is deleted elsewhere (another tab, the API): this page still believes the echo has it.
+    gone = page.request.delete(f"{live_server}/api/voice-models/{first}?user_id={user_id}")
+    assert gone.ok, gone.text()
+
+    # The server refuses to speak as the echo, in plain words; it never falls back to the stock voice.
+    refused = page.request.post(
+        f"{live_server}/api/synthesize", data={"text": "Hello", "echo_id": echo_id, "user_id": user_id}
+    )
+    assert refused.status == 409, refused.text()
+    body = refused.json()
+    assert (body.get("success"), body.get("error"), body.get("message"), body.get("echo_id")) == (
+        False,
+        "voice_deleted",
+        DELETED_NOTICE,
+        echo_id,
+    ), body
+
+    # Hear asks as the echo (echo_id, no reference_id); the 409 brings up the notice, and no audio plays.
+    with page.expect_response(is_synthesize) as answer:
+        hear.click()
+    assert answer.value.status == 409
+    sent = json.loads(answer.value.request.post_data or "{}")
+    assert sent.get("echo_id") == echo_id and "reference_id" not in sent, sent
+    expect(notice).to_be_visible()
+    expect(notice.locator(".voice-notice-text")).to_have_text(DELETED_NOTICE)
+    expect(page.locator("#conversation-audio")).to_be_hidden()
+    expect(page.locator("#conversation-message")).to_be_hidden()  # said once, by the notice
+    expect(page.locator("#status")).to_have_text(DELETED_NOTICE)  # read out by the live region
+    # No voice is left: the notice offers to clone one, and the keyboard is taken there.
+    expect(notice.get_by_role("link", name="Clone a voice")).to_be_focused()
+    expect(echo_item).to_contain_text(DELETED_NOTICE)
+    assert not [url for url in speech_requests if "/api/audio/" in url], speech_requests
+
+    # After a reload the server says so itself: in the list and at the top of the conversation.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+    expect(notice.locator(".voice-notice-text")).to_have_text(DELETED_NOTICE)
+    expect(page.locator(f"#echos-list li[data-echo-id='{echo_id}']")).to_contain_text(DELETED_NOTICE)
+    expect(page.locator(f"#echos-list li[data-echo-id='{echo_id}']")).to_have_attribute("data-voice-status", "deleted")
+    # Hear does not even ask the server now: the page knows, and points at the notice.
+    asked = len(speech_requests)
+    hear.click()
+    expect(notice.get_by_role("link", name="Clone a voice")).to_be_focused()
+    assert len(speech_requests) == asked, speech_requests[asked:]
+
+    # Clone a second voice: the notice offers it right there; choosing it (PATCH) clears the notice.
+    clone(page, "Second voice", audio_file("wav", seconds=4))
+    expect(voices).to_have_count(1, timeout=30000)
+    second = voices.get_attribute("data-model-id")
+    choice = notice.get_by_label("Another voice for Grandpa Joe")
+    expect(choice).to_be_visible()
+    choice.select_option(second)
+    with page.expect_response(lambda r: f"/api/echo/{echo_id}" in r.url and r.request.method == "PATCH") as patched:
+        notice.get_by_role("button", name="Use this voice").click()
+    assert patched.value.status == 200, patched.value.text()
+    assert patched.value.json()["echo"]["voice_status"] == "ready"
+    assert patched.value.json()["echo"]["voice_model_id"] == second
+    expect(notice).to_be_hidden()
+    expect(page.locator("#conversation-message")).to_contain_text("Grandpa Joe now speaks in the voice “Second voice”")
+    expect(page.locator("#conversation-persona")).to_contain_text("Voice: Second voice.")
+    expect(page.locator("#conversation-title")).to_be_focused()
+    expect(echo_item).not_to_contain_text("voice was deleted")
+    expect(echo_item).to_contain_text("voice: Second voice")
+
+    # Speaking works again, as the echo, in its new voice.
+    with page.expect_response(is_synthesize) as answer:
+        hear.click()
+    assert answer.value.status == 200, answer.value.text()
+    assert answer.value.json()["reference_id"] == second
+    spoken = page.locator("#conversation-audio")
+    expect(spoken).to_be_visible(timeout=30000)
+    assert spoken.evaluate(AUDIO_DURATION)["duration"] > 0
+
+    assert page.evaluate("window.__cspViolations") == []
+    assert page.console_errors == []
+
+
+def test_echo_without_a_voice_gets_one_from_the_list(page: Page, live_server: str) -> None:
+    """The "none" state, chosen from the echo list with the keyboard, at phone width, in dark mode."""
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 360, "height": 740})
+    open_page(page, live_server)
+
+    clone(page, "Aunt May's voice", audio_file("wav", seconds=4))
+    expect(page.locator("#voices-list li")).to_have_count(1, timeout=30000)
+    model_id = page.locator("#voices-list li").get_attribute("data-model-id")
+    page.get_by_label("Name", exact=True).fill("Aunt May")
+    expect(page.locator("#echo-voice")).to_have_value("")  # no voice given
+    page.get_by_role("button", name="Create echo").click()
+    expect(page.locator("#conversation-section")).to_be_visible()
+
+    item = page.locator("#echos-list li").first
+    expect(item.locator(".voice-notice-text")).to_have_text(NO_VOICE_NOTICE)
+    expect(page.locator("#conversation-voice .voice-notice-text")).to_have_text(NO_VOICE_NOTICE)
+    expect(item).to_have_attribute("data-voice-status", "none")
+
+    # Nothing sticks out at phone width, and the notice keeps its colours in dark mode.
+    layout = page.evaluate(NO_HORIZONTAL_OVERFLOW)
+    assert layout["scrollWidth"] <= layout["width"] and layout["wide"] == [], layout
+    background = item.locator(".voice-notice").evaluate("(el) => getComputedStyle(el).backgroundColor")
+    assert background == "rgb(58, 47, 23)", background
+
+    # Speaking is refused without a server call, pointing at the choice.
+    page.locator("#conversation-section").get_by_label("Message", exact=True).fill("Hello, May.")
+    page.get_by_label("From").select_option("assistant")
+    page.get_by_role("button", name="Add message").click()
+    page.locator("#conversation-list li").first.get_by_role("button", name=re.compile("^Hear")).click()
+    expect(page.locator("#conversation-voice").get_by_label("A voice for Aunt May")).to_be_focused()
+
+    # With the keyboard, in the list: pick the voice, Tab to the button, Enter.
+    choice = item.get_by_label("A voice for Aunt May")
+    choice.focus()
+    choice.select_option(model_id)
+    page.keyboard.press("Tab")
+    expect(item.get_by_role("button", name="Use this voice")).to_be_focused()
+    with page.expect_response(lambda r: "/api/echo/" in r.url and r.request.method == "PATCH") as patched:
+        page.keyboard.press("Enter")
+    assert patched.value.status == 200, patched.value.text()
+    expect(item.locator(".voice-notice")).to_have_count(0)
+    expect(item).to_contain_text("voice: Aunt May's voice")
+    expect(page.locator("#conversation-voice")).to_be_hidden()
+    expect(page.locator("#echo-message")).to_contain_text("Aunt May now speaks in the voice “Aunt May's voice”")
+    expect(item.get_by_role("link", name="Open conversation with Aunt May")).to_be_focused()
+
+    with page.expect_response(is_synthesize) as answer:
+        page.locator("#conversation-list li").first.get_by_role("button", name=re.compile("^Hear")).click()
+    assert answer.value.status == 200, answer.value.text()
     assert page.console_errors == []
 
 

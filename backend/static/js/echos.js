@@ -3,35 +3,203 @@
 
 import { api, messageOf } from "./api.js";
 import { announce, byId, h, setBusy, showMessage, timeElement } from "./dom.js";
-import { playIn, synthesize } from "./speak.js";
-import { emit, state, voiceName } from "./state.js";
+import { playIn, speakAsEcho } from "./speak.js";
+import { emit, on, state, voiceName } from "./state.js";
 import { loadVoices } from "./voices.js";
 
 let openEcho = null;
+
+// What an echo without a usable voice says, in the API's words (409 voice_deleted / no_voice).
+export const VOICE_NOTICES = {
+  deleted: "This echo's voice was deleted; choose another voice for it.",
+  none: "No voice yet; choose one.",
+};
+
+const VOICE_ERRORS = { voice_deleted: "deleted", no_voice: "none" };
+
+/** "ready", "deleted" or "none"; derived from voice_model_id when the server does not say. */
+export function voiceStatus(echo) {
+  if (echo && ["ready", "deleted", "none"].includes(echo.voice_status)) return echo.voice_status;
+  return echo && echo.voice_model_id ? "ready" : "none";
+}
 
 function echoIdFromHash() {
   const match = /^#echo=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
   return match ? match[1] : null;
 }
 
+/** "voice: Grandma" for an echo that has a voice; null otherwise (its notice says what to do). */
 function voiceLabel(echo) {
-  if (!echo.voice_model_id) return "no voice yet";
+  if (voiceStatus(echo) !== "ready") return null;
   const name = voiceName(echo.voice_model_id);
-  return name ? `voice: ${name}` : "its voice was deleted or is not listed";
+  return name ? `voice: ${name}` : "has a voice";
+}
+
+/** Rebuild a part of the page, keeping what was chosen in its selects and where the focus was. */
+function rebuildKeeping(container, build) {
+  const active = document.activeElement;
+  const activeId = active && active.id && container.contains(active) ? active.id : null;
+  const chosen = [...container.querySelectorAll("select[id]")].map((select) => [select.id, select.value]);
+  build();
+  for (const [id, value] of chosen) {
+    const select = byId(id);
+    if (select && container.contains(select) && [...select.options].some((o) => o.value === value && !o.disabled)) {
+      select.value = value;
+    }
+  }
+  if (!activeId) return;
+  // The focused control may be gone (a voice list that changed): stay in the same part of the page.
+  const again = byId(activeId);
+  const target = again && container.contains(again) ? again : container.querySelector("select, button, a[href]");
+  if (target) target.focus();
+}
+
+// ---- giving an echo another voice -----------------------------------------------------------
+
+/** The other echo a voice already speaks for (the server refuses to share a voice), or null. */
+function otherEchoOf(voice, echo) {
+  const other =
+    state.echos.find((e) => voice.echo_id && e._id === voice.echo_id) ||
+    state.echos.find((e) => e.voice_model_id === voice.model_id) ||
+    null;
+  return other && other._id !== echo._id ? other : null;
+}
+
+/** The notice for an echo without a usable voice, with a form right there to choose one (PATCH). */
+function voiceNotice(echo, idBase) {
+  const status = voiceStatus(echo);
+  return h(
+    "div",
+    { className: "voice-notice", dataset: { voiceStatus: status } },
+    h("p", { className: "voice-notice-text", id: `${idBase}-text` }, VOICE_NOTICES[status]),
+    voicePicker(echo, idBase, status),
+  );
+}
+
+function voicePicker(echo, idBase, status) {
+  const options = state.voices.map((voice) => {
+    const other = otherEchoOf(voice, echo);
+    const label = other ? `${voice.name || "Unnamed voice"} (voice of “${other.name}”)` : voice.name || "Unnamed voice";
+    return h("option", { value: voice.model_id, disabled: Boolean(other) }, label);
+  });
+  if (!options.some((option) => !option.disabled)) {
+    return h(
+      "p",
+      { className: "voice-notice-help" },
+      state.voices.length ? "Each of your voices already speaks for another echo. " : "You have no voices yet. ",
+      h("a", { href: "#clone-section", id: `${idBase}-clone` }, "Clone a voice"),
+      ", then choose it here.",
+    );
+  }
+  const selectId = `${idBase}-select`;
+  return h(
+    "form",
+    {
+      className: "voice-choice",
+      novalidate: true,
+      onsubmit: (event) => chooseVoice(event, echo, idBase),
+    },
+    h(
+      "div",
+      { className: "field" },
+      h("label", { for: selectId }, status === "deleted" ? `Another voice for ${echo.name}` : `A voice for ${echo.name}`),
+      h(
+        "select",
+        { id: selectId, name: "voice_model_id", "aria-describedby": `${idBase}-text` },
+        h("option", { value: "" }, "Choose a voice…"),
+        options,
+      ),
+    ),
+    h("button", { type: "submit", id: `${idBase}-submit`, className: "button primary small" }, "Use this voice"),
+    h("div", { id: `${idBase}-message`, className: "form-message", "aria-live": "polite" }),
+  );
+}
+
+/** Replace an echo everywhere the page holds it, then redraw. */
+function replaceEcho(updated) {
+  state.echos = state.echos.map((echo) => (echo._id === updated._id ? updated : echo));
+  if (openEcho && openEcho._id === updated._id) openEcho = updated;
+  emit("echos");
+}
+
+async function chooseVoice(event, echo, idBase) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const inConversation = Boolean(form.closest("#conversation-section"));
+  const modelId = byId(`${idBase}-select`).value;
+  if (!modelId) {
+    showMessage(byId(`${idBase}-message`), "error", "Choose one of your voices first.");
+    byId(`${idBase}-select`).focus();
+    return;
+  }
+  setBusy(form, true);
+  try {
+    const { echo: updated } = await api.patch(`/api/echo/${encodeURIComponent(echo._id)}`, { voice_model_id: modelId });
+    const text = `${updated.name} now speaks in the voice “${voiceName(modelId) || "you chose"}”.`;
+    replaceEcho(updated);
+    showMessage(byId(inConversation ? "conversation-message" : "echo-message"), "success", text);
+    announce(text);
+    if (inConversation) byId("conversation-title").focus();
+    else {
+      const open = byId(`echo-${updated._id}-open`);
+      if (open) open.focus();
+    }
+    await loadVoices(); // the voices' links to echos changed
+  } catch (error) {
+    // The form may have been redrawn meanwhile: find its message box again.
+    const message = byId(`${idBase}-message`);
+    if (message) showMessage(message, "error", `Could not change the voice: ${messageOf(error)}`);
+    if (error.status === 404) loadVoices(); // that voice is gone
+  } finally {
+    setBusy(form, false);
+  }
+}
+
+/** The server says the echo cannot speak (409 voice_deleted / no_voice): record it and show the notice. */
+async function markVoiceLost(echoId, status) {
+  const echo = state.echos.find((e) => e._id === echoId) || (openEcho && openEcho._id === echoId ? openEcho : null);
+  if (!echo) return;
+  replaceEcho({ ...echo, voice_status: status, voice_model_id: null });
+  // It was deleted elsewhere, so the page's list of voices is out of date: offer only the real ones.
+  if (status === "deleted") await loadVoices();
+}
+
+/** Bring the open conversation's voice notice into view, read it out, and put the focus on its choice. */
+function pointToVoiceNotice() {
+  const notice = byId("conversation-voice");
+  if (notice.hidden) return;
+  notice.scrollIntoView({ block: "nearest" });
+  announce(VOICE_NOTICES[voiceStatus(openEcho)]);
+  const control = notice.querySelector("select, a");
+  if (control) control.focus();
+}
+
+function renderConversationVoice() {
+  const container = byId("conversation-voice");
+  if (!openEcho || voiceStatus(openEcho) === "ready") {
+    container.hidden = true;
+    container.replaceChildren();
+    return;
+  }
+  rebuildKeeping(container, () => container.replaceChildren(...voiceNotice(openEcho, "conversation-voice").childNodes));
+  container.dataset.voiceStatus = voiceStatus(openEcho);
+  container.hidden = false;
 }
 
 // ---- list and create ------------------------------------------------------------------------
 
 function echoItem(echo) {
   const isOpen = openEcho && openEcho._id === echo._id;
+  const voice = voiceLabel(echo);
+  const status = voiceStatus(echo);
   return h(
     "li",
-    { className: isOpen ? "item current" : "item", dataset: { echoId: echo._id } },
+    { className: isOpen ? "item current" : "item", dataset: { echoId: echo._id, voiceStatus: status } },
     h(
       "div",
       { className: "item-main" },
       h("p", { className: "item-title" }, echo.name),
-      h("p", { className: "item-meta" }, voiceLabel(echo), " · created ", timeElement(echo.created_at)),
+      h("p", { className: "item-meta" }, voice ? `${voice} · created ` : "created ", timeElement(echo.created_at)),
     ),
     h(
       "div",
@@ -39,6 +207,7 @@ function echoItem(echo) {
       h(
         "a",
         {
+          id: `echo-${echo._id}-open`,
           className: "button secondary small",
           href: `#echo=${echo._id}`,
           "aria-label": `Open conversation with ${echo.name}`,
@@ -50,6 +219,7 @@ function echoItem(echo) {
         "button",
         {
           type: "button",
+          id: `echo-${echo._id}-delete`,
           className: "button danger small",
           "aria-label": `Delete echo ${echo.name}`,
           onclick: () => deleteEcho(echo),
@@ -57,19 +227,23 @@ function echoItem(echo) {
         "Delete",
       ),
     ),
+    status === "ready" ? null : voiceNotice(echo, `echo-${echo._id}-voice`),
   );
 }
 
 export function renderEchos() {
-  byId("echos-list").replaceChildren(...state.echos.map(echoItem));
+  const list = byId("echos-list");
+  rebuildKeeping(list, () => list.replaceChildren(...state.echos.map(echoItem)));
   byId("echos-empty").hidden = state.echos.length > 0;
   if (openEcho) byId("conversation-persona").textContent = personaLine(openEcho);
+  renderConversationVoice();
 }
 
 export async function loadEchos() {
   try {
     const body = await api.get("/api/echos", { limit: 200 });
     state.echos = body.echos || [];
+    if (openEcho) openEcho = state.echos.find((echo) => echo._id === openEcho._id) || openEcho;
     emit("echos");
   } catch (error) {
     showMessage(byId("echo-message"), "error", `Could not load your echos: ${messageOf(error)}`);
@@ -122,7 +296,7 @@ async function deleteEcho(echo) {
 function personaLine(echo) {
   const persona = echo.persona_prompt ? echo.persona_prompt : "No persona written yet.";
   const voice = voiceLabel(echo);
-  return `${persona} · ${voice.charAt(0).toUpperCase()}${voice.slice(1)}.`;
+  return voice ? `${persona} · ${voice.charAt(0).toUpperCase()}${voice.slice(1)}.` : persona;
 }
 
 function messageItem(message) {
@@ -156,11 +330,20 @@ function renderMessages(messages) {
 }
 
 async function hearMessage(message, button) {
+  const echo = openEcho;
   const status = byId("conversation-message");
-  button.disabled = true;
+  // Only ever in the echo's own voice: without one, say so instead of speaking in another.
+  if (voiceStatus(echo) !== "ready") {
+    showMessage(status, "", "");
+    pointToVoiceNotice();
+    return;
+  }
+  // Busy, not disabled: a disabled button would drop the keyboard focus.
+  if (button.getAttribute("aria-disabled") === "true") return;
+  button.setAttribute("aria-disabled", "true");
   showMessage(status, "info", "Making the speech…");
   try {
-    const result = await synthesize(message.content, openEcho.voice_model_id || "", "mp3");
+    const result = await speakAsEcho(message.content, echo._id, "mp3");
     const audio = byId("conversation-audio");
     audio.hidden = false;
     const outcome = await playIn(audio, result.audio_url);
@@ -168,11 +351,17 @@ async function hearMessage(message, button) {
     else showMessage(status, "", "");
     announce(outcome === "playing" ? "Playing the message." : "The message is ready; press play to listen.");
   } catch (error) {
-    const gone = error.status === 404 && openEcho.voice_model_id;
-    const text = gone ? `${openEcho.name}'s voice no longer exists: ${messageOf(error)}` : messageOf(error);
-    showMessage(status, "error", text);
+    const lost = error.status === 409 ? VOICE_ERRORS[error.code] : null;
+    if (lost) {
+      // The voice went away elsewhere (another tab, the API): the notice says so and offers another.
+      showMessage(status, "", "");
+      await markVoiceLost(echo._id, lost);
+      if (openEcho && openEcho._id === echo._id) pointToVoiceNotice();
+    } else {
+      showMessage(status, "error", messageOf(error));
+    }
   } finally {
-    button.disabled = false;
+    button.removeAttribute("aria-disabled");
   }
 }
 
@@ -180,6 +369,7 @@ function closeConversation() {
   openEcho = null;
   byId("conversation-section").hidden = true;
   byId("conversation-audio").pause();
+  renderConversationVoice();
   if (window.location.hash) history.replaceState(null, "", window.location.pathname + window.location.search);
   renderEchos();
 }
@@ -200,7 +390,7 @@ async function openConversation(echoId) {
     showMessage(byId("message-message"), "", "");
     renderMessages(messages || []);
     section.hidden = false;
-    renderEchos();
+    renderEchos(); // also draws the voice notice when the echo cannot speak
     return true;
   } catch (error) {
     openEcho = null;
@@ -265,6 +455,8 @@ export function setupEchos() {
     byId("echos-title").scrollIntoView({ block: "start" });
   });
   window.addEventListener("hashchange", () => followHash());
+  // A deleted voice leaves its echo without one: the server says which echos, so ask again.
+  on("voice-deleted", () => loadEchos());
 }
 
 /** After the first load: reopen the echo named in the address. */

@@ -18,6 +18,14 @@ export function synthesize(text, referenceId, format = "mp3") {
   return api.post("/api/synthesize", body);
 }
 
+/**
+ * Speak as an echo, in its own voice (the server picks the voice from the echo). Never the stock voice:
+ * an echo whose voice was deleted, or that has none, is refused with 409 voice_deleted / no_voice.
+ */
+export function speakAsEcho(text, echoId, format = "mp3") {
+  return api.post("/api/synthesize", { text, format, progressive: format !== "pcm", echo_id: echoId });
+}
+
 /** Play in an <audio> element. Resolves "playing", "blocked" (the browser allows no autoplay) or "error". */
 export function playIn(audio, url) {
   audio.src = url;

@@ -287,13 +287,14 @@ async function deleteVoice(voice) {
   const echo = echoOf(voice);
   const question =
     `Delete the voice “${voice.name}”? Its recording and the speech made with it are deleted too.` +
-    (echo ? ` The echo “${echo.name}” will have no voice.` : "") +
+    (echo ? ` The echo “${echo.name}” will not speak until you choose another voice for it.` : "") +
     " This cannot be undone.";
   if (!window.confirm(question)) return;
   const message = byId("voices-message");
   try {
     const body = await api.del(`/api/voice-models/${encodeURIComponent(voice.model_id)}`);
     await loadVoices();
+    emit("voice-deleted"); // an echo that spoke in it now says that its voice was deleted
     showMessage(message, "success", body.message || `Voice “${voice.name}” deleted.`);
     announce(`Voice ${voice.name} deleted.`);
     byId("voices-refresh").focus();
