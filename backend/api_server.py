@@ -181,7 +181,8 @@ def register_services(app: Flask, settings: Settings, db_client: Any, providers:
     links = AudioLinks(secret, settings.audio_url_ttl)
     services = Services(settings=settings, db=db, voices=voices, store=store, links=links)
     app.extensions["echo"] = services
-    services.purge_old_audio(force=True)
+    services.purge_old_audio(force=True)  # also saves voice records journaled during a database outage
+    services.sweep_leftovers()  # what a killed process left: recordings and profiles no record points at
     log.info(
         "voice provider: %s (available: %s); database: %s; audio: %s",
         active if active in providers else "none",

@@ -54,6 +54,11 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def _aware(moment: datetime) -> datetime:
+    """A stored time in UTC (the embedded store and mongomock may hand back naive ones)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _lock_for_this_process(path: Path):
     """Hold an exclusive lock on the embedded store for this process's life: one process per store.
 
@@ -539,6 +544,29 @@ class DatabaseManager:
     def delete_local_profile(self, model_id: str) -> None:
         with self._op() as db:
             db.local_voice_profiles.delete_one({"_id": model_id})
+
+    def local_profiles_saved(self) -> list[tuple[str, datetime]]:
+        """Every local voice profile's model id with the time it was saved (for the start-up sweep)."""
+        with self._op() as db:
+            docs = list(db.local_voice_profiles.find({}, {"_id": 1, "updated_at": 1}))
+        return [(doc["_id"], _aware(doc.get("updated_at") or datetime.min)) for doc in docs]
+
+    # -- what the records point at ----------------------------------------------------------------
+
+    def voice_model_references(self) -> tuple[set[str], set[str]]:
+        """(recording keys, model ids) of every voice model record: what the start-up sweep must keep.
+
+        Read whole or not at all: an outage part-way raises DatabaseUnavailable, never a partial answer.
+        """
+        recordings: set[str] = set()
+        model_ids: set[str] = set()
+        with self._op() as db:
+            for doc in db.voice_models.find({}, {"model_id": 1, "reference_audio": 1, "consent": 1}):
+                model_ids.add(doc.get("model_id"))
+                consent = doc.get("consent") if isinstance(doc.get("consent"), dict) else {}
+                recordings.update(k for k in (doc.get("reference_audio"), consent.get("recording")) if k)
+        model_ids.discard(None)
+        return recordings, model_ids
 
     # -- accounts ---------------------------------------------------------------------------------
 

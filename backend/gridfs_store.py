@@ -6,13 +6,16 @@ cache entries in ``cache``. DATA_DIR keeps only scratch files (uploads being che
 
 Speech that is still being produced can be followed from any instance: the writer publishes each piece
 to ``audio_progress_pieces`` as it arrives, and a follower on another machine reads the pieces in order,
-then the rest of the finished file from GridFS. This module, like ``backend.database``, is data layer.
+then the rest of the finished file from GridFS. While it writes, the writer refreshes its progress mark
+every second (a heartbeat), so a follower sees within seconds that a killed writer's audio will not end.
+This module, like ``backend.database``, is data layer.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -42,6 +45,11 @@ log = logging.getLogger(__name__)
 # Audio being written whose writer has been silent this long was abandoned (a killed process).
 ABANDONED_AFTER = timedelta(hours=1)
 _FOLLOW_BATCH = 64
+# A writer refreshes its progress mark this often, even while it waits for the provider; a follower that
+# sees neither a new piece nor a refreshed mark for WRITER_DEAD_AFTER seconds (by its own clock, so clocks
+# need not agree between machines) takes the writer as dead.
+HEARTBEAT_SECONDS = 1.0
+WRITER_DEAD_AFTER = 5.0
 
 
 def _aware(moment: datetime) -> datetime:
@@ -89,6 +97,44 @@ def _delete(db: DatabaseManager, bucket: Any, file_id: Any) -> bool:
     return False
 
 
+class _Heartbeat:
+    """One thread per store that refreshes the progress marks of the audio this process is writing."""
+
+    def __init__(self, db: DatabaseManager, every: float):
+        self.db = db
+        self.every = every
+        self._names: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            self._names.add(name)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="audio-heartbeat", daemon=True)
+                self._thread.start()
+
+    def discard(self, name: str) -> None:
+        with self._lock:
+            self._names.discard(name)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.every)
+            with self._lock:
+                names = list(self._names)
+                if not names:
+                    self._thread = None  # the next writer starts another
+                    return
+            try:
+                with self.db.operation() as db:
+                    db.audio_progress.update_many({"_id": {"$in": names}}, {"$set": {"updated_at": utcnow()}})
+            except DatabaseUnavailable:
+                pass  # followers elsewhere cannot read the pieces either
+            except Exception:  # never let the heartbeat die for good
+                log.exception("could not refresh the progress of audio being written")
+
+
 class GridAudioStore(Scratch):
     """The ``AudioStore`` face over GridFS: names and keys are the same random tokens, used as file ids."""
 
@@ -99,6 +145,7 @@ class GridAudioStore(Scratch):
         self.db = db
         self.references = db.bucket("references")
         self.outputs = db.bucket("audio")
+        self._heartbeat = _Heartbeat(db, HEARTBEAT_SECONDS)
 
     # -- reference recordings ---------------------------------------------------------------------
 
@@ -118,6 +165,12 @@ class GridAudioStore(Scratch):
     def delete_reference(self, key: str | None) -> None:
         if is_reference_key(key):
             _delete(self.db, self.references, key)
+
+    def stored_references(self) -> list[tuple[str, datetime]]:
+        """Every kept recording's key with the time it was stored (for the start-up sweep)."""
+        with self.db.operation() as db:
+            docs = list(db["references.files"].find({}, {"_id": 1, "uploadDate": 1}))
+        return [(d["_id"], _aware(d["uploadDate"])) for d in docs if is_reference_key(d["_id"])]
 
     # -- synthesized audio ------------------------------------------------------------------------
 
@@ -150,6 +203,7 @@ class GridAudioStore(Scratch):
     def _progress_begin(self, name: str) -> None:
         with self.db.operation() as db:
             db.audio_progress.insert_one({"_id": name, "state": "writing", "updated_at": utcnow()})
+        self._heartbeat.add(name)
 
     def _progress_piece(self, name: str, seq: int, data: bytes) -> None:
         with self.db.operation() as db:
@@ -157,6 +211,7 @@ class GridAudioStore(Scratch):
 
     def _progress_end(self, name: str) -> None:
         """Forget the pieces, then the mark (followers take an absent mark as "finished or abandoned")."""
+        self._heartbeat.discard(name)
         with self.db.operation() as db:
             db.audio_progress_pieces.delete_many({"name": name})
             db.audio_progress.delete_one({"_id": name})
@@ -164,7 +219,8 @@ class GridAudioStore(Scratch):
     def follow_output(self, name: str, *, stall_timeout: float = 60.0, poll: float = 0.05) -> Iterator[bytes] | None:
         """Audio still being written (by any instance), from its first byte to its last; None if it is not.
 
-        Raises, part-way, if the writer gives up (no mark and no file) or stops growing for ``stall_timeout``.
+        Raises, part-way, if the writer gives up (no mark and no file), dies (its mark's heartbeat stops for
+        ``WRITER_DEAD_AFTER`` seconds with no new piece) or stops growing for ``stall_timeout``.
         """
         if not is_output_name(name):
             return None
@@ -175,7 +231,8 @@ class GridAudioStore(Scratch):
 
     def _follow(self, name: str, stall_timeout: float, poll: float) -> Iterator[bytes]:
         seq, offset = -1, 0
-        last_growth = time.monotonic()
+        last_growth = last_beat = time.monotonic()
+        beat = None
         while True:
             with self.db.operation() as db:
                 pieces = list(
@@ -195,8 +252,10 @@ class GridAudioStore(Scratch):
                 last_growth = time.monotonic()
                 continue
             with self.db.operation() as db:
-                writing = db.audio_progress.find_one({"_id": name}) is not None
-            if not writing:
+                mark = db.audio_progress.find_one({"_id": name})
+            if mark is not None and mark.get("updated_at") != beat:
+                beat, last_beat = mark.get("updated_at"), time.monotonic()
+            if mark is None:
                 stored = self.output(name)
                 if stored is None:
                     raise OSError(f"the audio {name} was abandoned part-way")
@@ -205,7 +264,10 @@ class GridAudioStore(Scratch):
                     while chunk := fh.read(1 << 16):
                         yield chunk
                 return
-            if time.monotonic() - last_growth > stall_timeout:
+            now = time.monotonic()
+            if now - max(last_growth, last_beat) > WRITER_DEAD_AFTER:
+                raise OSError(f"the audio {name} was abandoned: its writer stopped")
+            if now - last_growth > stall_timeout:
                 raise OSError(f"the audio {name} stopped growing")
             time.sleep(poll)
 
@@ -247,6 +309,7 @@ class GridOutputFile(ScratchOutput):
         size = self.part.stat().st_size
         self._end_progress()
         self.part.unlink(missing_ok=True)
+        self._release()
         return StoredBlob(self.name, size, utcnow(), store.outputs, self.name)
 
     def _end_progress(self) -> None:

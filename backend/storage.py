@@ -6,6 +6,7 @@ face and keeps recordings and audio in MongoDB, for several instances; both hand
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_-]{22,64}\.(mp3|wav|opus|pcm)$")
 _REFERENCE_KEY = re.compile(r"^[A-Za-z0-9_-]{22,64}\.(wav|mp3|m4a|aac|ogg|webm|flac)$")
 _STALE_TMP_SECONDS = 3600
+# A temporary nobody holds a lock on belongs to a dead writer, unless it is this new: a live writer locks
+# its file a moment after creating it.
+_UNLOCKED_TMP_SECONDS = 10
+# A follower that gets no audio for this long asks whether the writer is still alive.
+WRITER_CHECK_SECONDS = 1.0
 
 # Stored output files are named by format.
 OUTPUT_EXTENSIONS = {"mp3": "mp3", "wav": "wav", "opus": "opus", "pcm": "pcm"}
@@ -43,6 +49,28 @@ def new_output_name(fmt: str) -> str:
 
 def new_reference_key(extension: str) -> str:
     return f"{secrets.token_urlsafe(18)}.{extension}"
+
+
+def hold_lock(fd: int) -> None:
+    """Mark a file as being written by a live process: an exclusive lock, released when it is closed
+    (or when the process dies, however it dies). Where locks are not supported, followers and the sweep of
+    tmp/ fall back to time limits."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        log.debug("no file locks here (%s): dead writers are told by time limits only", exc)
+
+
+def writer_is_alive(fd: int) -> bool | None:
+    """Whether some process holds the writer's lock on this open file; None when locks are not supported."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
 
 
 class StoredAudio(Protocol):
@@ -85,27 +113,49 @@ class Scratch:
         self.remove_stale_temporaries()
 
     def remove_stale_temporaries(self, older_than: float = _STALE_TMP_SECONDS) -> int:
-        """Remove temporary files left by a killed process (old enough not to belong to a live one)."""
+        """Remove temporary files left by a killed process (at start, and at the hourly upkeep).
+
+        Several processes may share tmp/ (MongoDB configured), so age alone does not tell: every writer holds
+        a lock on its temporary for as long as it lives, and only files nobody holds are removed (a few
+        seconds after they were made, the moment a writer takes between creating its file and locking it).
+        Where locks are not supported, files older than ``older_than`` seconds go.
+        """
         removed = 0
-        cutoff = time.time() - older_than
+        now = time.time()
         for path in self.tmp_dir.iterdir():
-            with suppress(FileNotFoundError):
-                if path.stat().st_mtime < cutoff:
+            with suppress(OSError):  # gone meanwhile, or not ours to read: left alone
+                if not path.is_file():
+                    continue
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    alive = writer_is_alive(fd)
+                    age = now - os.fstat(fd).st_mtime
+                    if alive is False and age > _UNLOCKED_TMP_SECONDS:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while it goes
+                    elif not (alive is None and age > older_than):
+                        continue
                     path.unlink()
                     removed += 1
+                except BlockingIOError:
+                    pass  # a writer took it in the meantime
+                finally:
+                    os.close(fd)
+        if removed:
+            log.info("removed %d temporary files left by a stopped process", removed)
         return removed
 
     @contextmanager
     def temporary(self, suffix: str = "") -> Iterator[Path]:
-        """A fresh temporary path under tmp/, removed on exit whatever happens."""
+        """A fresh temporary path under tmp/, locked by this process while in use, removed on exit."""
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=suffix)
-        os.close(fd)
         path = Path(name)
         try:
+            hold_lock(fd)
             yield path
         finally:
             with suppress(FileNotFoundError):
                 path.unlink()
+            os.close(fd)
 
     @contextmanager
     def upload(self, stream: BinaryIO, chunk_size: int = 1 << 16) -> Iterator[Path]:
@@ -160,6 +210,15 @@ class AudioStore(Scratch):
             with suppress(FileNotFoundError):
                 (self.references_dir / key).unlink()
 
+    def stored_references(self) -> list[tuple[str, datetime]]:
+        """Every kept recording's key with the time it was kept (for the start-up sweep)."""
+        found = []
+        for path in self.references_dir.iterdir():
+            if is_reference_key(path.name):
+                with suppress(FileNotFoundError):
+                    found.append((path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC)))
+        return found
+
     # -- synthesized audio ------------------------------------------------------------------------
 
     def new_output(self, fmt: str) -> OutputFile:
@@ -170,8 +229,9 @@ class AudioStore(Scratch):
         """Audio still being written (by any process on this machine), from its first byte to its last.
 
         None when ``name`` is not being written. The stream ends when the file is complete, and raises
-        if the writer gives up (the partial file vanishes without a final one) or stops growing for
-        ``stall_timeout`` seconds (a killed writer).
+        if the writer gives up (the partial file vanishes without a final one), dies (nobody holds the
+        writer's lock on the partial file: seen within about a second of silence), or stops growing for
+        ``stall_timeout`` seconds.
         """
         if not is_output_name(name):
             return None
@@ -184,7 +244,8 @@ class AudioStore(Scratch):
 
     @staticmethod
     def _follow(handle: BinaryIO, part: Path, final: Path, stall_timeout: float, poll: float) -> Iterator[bytes]:
-        last_growth = time.monotonic()
+        last_growth = last_check = time.monotonic()
+        writer_dead = False
         try:
             while True:
                 chunk = handle.read(1 << 15)
@@ -199,8 +260,17 @@ class AudioStore(Scratch):
                             yield rest
                         return
                     raise OSError(f"the audio {final.name} was abandoned part-way")
-                if time.monotonic() - last_growth > stall_timeout:
+                if writer_dead:  # checked again above after the lock came free: not finished, so dead
+                    raise OSError(f"the audio {final.name} was abandoned: its writer stopped")
+                now = time.monotonic()
+                if now - last_growth > stall_timeout:
                     raise OSError(f"the audio {final.name} stopped growing")
+                if now - max(last_growth, last_check) > WRITER_CHECK_SECONDS:
+                    last_check = now
+                    # The writer holds its lock from before the first byte until the file is renamed into
+                    # place (or removed): a free lock means it is gone, once the looks above are repeated.
+                    writer_dead = writer_is_alive(handle.fileno()) is False
+                    continue
                 time.sleep(poll)
         finally:
             handle.close()
@@ -238,6 +308,14 @@ class ScratchOutput:
         # Named after the output, so any process on this machine can follow it while it grows.
         self.part = scratch.partial_path(name)
         self._fh = open(self.part, "xb")  # noqa: SIM115 - closed by commit or discard
+        # Locked until the file is renamed into place or removed: followers and the sweep of tmp/ see a
+        # free lock as a dead writer.
+        try:
+            hold_lock(self._fh.fileno())
+        except BaseException:
+            self._fh.close()
+            self.part.unlink(missing_ok=True)
+            raise
 
     def write(self, chunk: bytes) -> None:
         self._fh.write(chunk)
@@ -245,20 +323,25 @@ class ScratchOutput:
         self.size += len(chunk)
 
     def _seal(self, finish: Callable[[Path], None] | None) -> None:
-        """Make the scratch file whole and durable (and let ``finish`` fix it up, e.g. a WAV header)."""
+        """Make the scratch file whole and durable (and let ``finish`` fix it up, e.g. a WAV header).
+
+        The handle stays open, holding the writer's lock, until ``_release`` (after the rename or removal).
+        """
         self._fh.flush()
         os.fsync(self._fh.fileno())
-        self._fh.close()
         if finish is not None:
             finish(self.part)
 
-    def discard(self) -> None:
-        """Drop the temporary file unless committed; safe to call more than once."""
+    def _release(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+
+    def discard(self) -> None:
+        """Drop the temporary file unless committed; safe to call more than once."""
         if not self.committed:
             with suppress(FileNotFoundError):
                 self.part.unlink()
+        self._release()
 
 
 class OutputFile(ScratchOutput):
@@ -272,4 +355,5 @@ class OutputFile(ScratchOutput):
         self._seal(finish)
         os.replace(self.part, self.path)
         self.committed = True
+        self._release()
         return StoredFile.at(self.path)

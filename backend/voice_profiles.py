@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,6 +17,8 @@ class ProfileStore(Protocol):
     def save(self, model_id: str, text: str) -> None: ...
 
     def delete(self, model_id: str) -> None: ...
+
+    def stored(self) -> list[tuple[str, datetime]]: ...
 
 
 class FileProfiles:
@@ -47,6 +52,26 @@ class FileProfiles:
     def delete(self, model_id: str) -> None:
         self._path(model_id).unlink(missing_ok=True)
 
+    def stored(self) -> list[tuple[str, datetime]]:
+        """Every profile's model id with the time it was saved (for the start-up sweep)."""
+        found = []
+        for path in self.directory.glob("*.json") if self.directory.is_dir() else ():
+            if not path.name.startswith("."):
+                with suppress(FileNotFoundError):
+                    found.append((path.stem, datetime.fromtimestamp(path.stat().st_mtime, UTC)))
+        return found
+
+    def remove_temporaries(self, older_than: float) -> int:
+        """Remove half-written profiles (``.tmp-*.json``) left by a killed process, older than ``older_than`` s."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for path in self.directory.glob(".tmp-*.json") if self.directory.is_dir() else ():
+            with suppress(FileNotFoundError):
+                if path.stat().st_mtime <= cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
+
 
 class DatabaseProfiles:
     """Local voice profiles in the database, so that every instance can speak with every local voice."""
@@ -62,3 +87,9 @@ class DatabaseProfiles:
 
     def delete(self, model_id: str) -> None:
         self.db.delete_local_profile(model_id)
+
+    def stored(self) -> list[tuple[str, datetime]]:
+        return self.db.local_profiles_saved()
+
+    def remove_temporaries(self, older_than: float) -> int:
+        return 0  # a database write is whole or absent

@@ -7,7 +7,7 @@ import type { Echo, VoiceStatus } from './types';
 
 export const VOICE_NOTICES: Record<Exclude<VoiceStatus, 'ready'>, string> = {
   deleted: "This echo's voice was deleted; choose another voice for it.",
-  none: 'No voice yet; choose one.',
+  none: 'This echo has no voice yet; choose one for it.',
 };
 
 /** The echo's voice status; derived from voice_model_id when the server does not send it. */

@@ -10,6 +10,7 @@ const METHODS = [
   'deleteUser',
   'uploadReference',
   'synthesize',
+  'speakAsEcho',
   'listVoiceModels',
   'getVoiceModel',
   'deleteVoiceModel',

@@ -389,3 +389,89 @@ def test_a_local_engine_voice_made_on_one_instance_speaks_on_another(make_instan
     assert audio.inspect(path, max_seconds=60).duration > 1.0
     assert b.delete(f"/api/voice-models/{model_id}?user_id={user}").status_code == 200
     assert shared.db.local_voice_profiles.count_documents({}) == 0
+
+
+# -- crash recovery -------------------------------------------------------------------------------
+
+
+def test_a_follower_of_a_writer_whose_heartbeat_stopped_ends_within_seconds(shared, tmp_path):
+    """A writer killed part-way leaves its mark and pieces; the mark's heartbeat stops, and followers end."""
+    from backend.gridfs_store import WRITER_DEAD_AFTER, GridAudioStore
+    from backend.storage import new_output_name
+
+    store = GridAudioStore(tmp_path, shared.manager())
+    name = new_output_name("mp3")
+    shared.db.audio_progress.insert_one({"_id": name, "state": "writing", "updated_at": utcnow()})
+    shared.db.audio_progress_pieces.insert_one({"name": name, "seq": 0, "data": b"ID3" + bytes(500)})
+    follower = store.follow_output(name, stall_timeout=70, poll=0.01)
+    assert next(follower) == b"ID3" + bytes(500)
+    started = time.monotonic()
+    with pytest.raises(OSError, match="writer stopped"):
+        next(follower)
+    assert time.monotonic() - started < WRITER_DEAD_AFTER + 2  # not the 70 s stall timeout
+
+
+def test_a_silent_writer_keeps_its_followers_with_its_heartbeat(shared, tmp_path, monkeypatch):
+    """A writer waiting for the provider publishes nothing, but its heartbeat keeps followers waiting."""
+    from backend import gridfs_store
+
+    monkeypatch.setattr(gridfs_store, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(gridfs_store, "WRITER_DEAD_AFTER", 0.5)
+    store = gridfs_store.GridAudioStore(tmp_path, shared.manager())
+    out = store.new_output("mp3")
+    out.write(b"ID3" + bytes(1000))
+    follower = store.follow_output(out.name, stall_timeout=60, poll=0.01)
+    received: list[bytes] = []
+    failed: list[BaseException] = []
+
+    def follow():
+        try:
+            received.extend(follower)
+        except BaseException as exc:  # noqa: B036 - reported to the test below
+            failed.append(exc)
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    beats, seen = 0, None
+    deadline = time.monotonic() + 10
+    while beats < 12 and time.monotonic() < deadline:  # 12 heartbeats: over twice WRITER_DEAD_AFTER of silence
+        mark = shared.db.audio_progress.find_one({"_id": out.name})
+        if mark["updated_at"] != seen:
+            beats, seen = beats + 1, mark["updated_at"]
+        time.sleep(0.02)
+    assert beats >= 12 and reader.is_alive() and failed == []
+    out.write(bytes(2000))
+    out.commit()
+    reader.join(timeout=10)
+    assert not reader.is_alive() and failed == []
+    assert b"".join(received) == b"ID3" + bytes(1000) + bytes(2000)
+    assert shared.db.audio_progress.count_documents({}) == 0  # the heartbeat stopped with the mark
+
+
+def test_the_start_up_sweep_removes_unreferenced_recordings_and_profiles_in_the_database(
+    make_instance, shared, wav_bytes
+):
+    from backend.recovery import GRACE_SHARED_DATABASE
+    from backend.storage import new_reference_key
+
+    a = make_instance("a")
+    user = a.post("/api/users/local|sweep-family").json["user"]
+    kept = upload(a, wav_bytes, name="Gran", user_id=user)
+    assert kept.status_code == 201
+    old = utcnow() - GRACE_SHARED_DATABASE - timedelta(hours=1)
+    references = a.application.extensions["echo"].store.references
+    orphans = [new_reference_key("wav") for _ in range(2)]
+    for key in orphans:  # recordings whose record was never saved (a killed instance)
+        references.upload_from_stream_with_id(key, key, b"RIFF")
+    shared.db["references.files"].update_many({}, {"$set": {"uploadDate": old}})  # the kept one is old too
+    young = new_reference_key("wav")
+    references.upload_from_stream_with_id(young, young, b"RIFF")  # maybe another instance's, about to be saved
+    profiles = shared.db.local_voice_profiles
+    profiles.insert_one({"_id": "local-" + "d" * 24, "profile": "{}", "updated_at": old})
+    profiles.insert_one({"_id": "local-" + "e" * 24, "profile": "{}", "updated_at": utcnow()})
+    make_instance("b")  # another instance starts: it sweeps
+    remaining = gridfs_names(shared, "references")
+    assert len(remaining) == 2 and young in remaining and not set(orphans) & set(remaining)
+    assert [d["_id"] for d in profiles.find()] == ["local-" + "e" * 24]
+    listed = a.get(f"/api/voice-models?user_id={user}").json["voice_models"]
+    assert [m["model_id"] for m in listed] == [kept.json["model_id"]]

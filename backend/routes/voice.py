@@ -105,11 +105,22 @@ def upload_reference():
             svc.voices.forget(cloned)
             svc.store.delete_reference(consent_key)
             raise
-    if not db_ok:
-        warnings.append(
-            "The database is unavailable, so this voice model was not saved to your list; "
-            f"keep its id ({voice.model_id}) to use it."
-        )
+    if not db_ok and saved is None:
+        # The voice is live without a record: journal the record (DATA_DIR), saved once the database is back.
+        try:
+            svc.unsaved_voice_models().add(record)
+            warnings.append(
+                "The database is unavailable, so this voice model is not in your list yet; it is kept and "
+                f"appears in your list once the database is back. Until then, use it by its id ({voice.model_id})."
+            )
+        except Exception:  # the voice exists whatever happens to its record
+            log.exception("could not journal the record of voice %s", voice.model_id)
+            warnings.append(
+                "The database is unavailable, so this voice model was not saved to your list; "
+                f"keep its id ({voice.model_id}) to use it."
+            )
+    elif not db_ok:
+        warnings.append("The database became unavailable before this voice could be linked to its echo.")
     if voice.state not in ("trained", "created"):
         warnings.append(f"The provider reports the voice as '{voice.state}'; it may not be usable yet.")
     if not transcript and cloned.provider == "fish":

@@ -1,7 +1,7 @@
 import { act, fireEvent, screen, waitFor } from '@testing-library/react-native';
 import { createAudioPlayer } from 'expo-audio';
 
-import { ApiError, type ApiClient } from '@/lib/api';
+import { ApiError } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
 import { deferred, makeMockApi, type MockApi } from '@/test-utils/api';
 import { ECHO, message, VOICE } from '@/test-utils/fixtures';
@@ -33,8 +33,6 @@ const SPOKEN: SynthesizeResponse = {
 
 function apiWith(messages = [message('a1', 'user', 'Hi Grandma'), message('a2', 'assistant', 'Hello, sweetheart!')], echo: Echo = READY): MockApi {
   const api = makeMockApi();
-  // Every method fails unless a test gives it an answer (speakAsEcho is newer than test-utils/api.ts).
-  api.speakAsEcho = jest.fn<Promise<SynthesizeResponse>, Parameters<ApiClient['speakAsEcho']>>(() => Promise.reject(new Error('api.speakAsEcho was not mocked')));
   api.getEcho.mockResolvedValue({ success: true, echo });
   api.listMessages.mockResolvedValue({ success: true, messages });
   api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [SECOND_VOICE, TAKEN_VOICE], count: 2 });
@@ -188,7 +186,7 @@ describe('ConversationScreen: an echo without a usable voice', () => {
 
   it('says when the echo never had a voice', async () => {
     renderWithSession(<ConversationScreen echoId="e1" />, { api: apiWith(undefined, { ...ECHO, voice_model_id: null, voice_status: 'none' }) });
-    expect(await screen.findByText('No voice yet; choose one.')).toBeTruthy();
+    expect(await screen.findByText('This echo has no voice yet; choose one for it.')).toBeTruthy();
     expect(await screen.findByText('A voice for Grandma Rose')).toBeTruthy();
   });
 
@@ -267,6 +265,6 @@ describe('ConversationScreen: an echo without a usable voice', () => {
     renderWithSession(<ConversationScreen echoId="e1" />, { api });
     await screen.findByTestId('speak-a1');
     await act(async () => fireEvent.press(screen.getByTestId('speak-a1')));
-    expect(await screen.findByText('No voice yet; choose one.')).toBeTruthy();
+    expect(await screen.findByText('This echo has no voice yet; choose one for it.')).toBeTruthy();
   });
 });

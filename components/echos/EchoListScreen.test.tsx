@@ -50,7 +50,7 @@ describe('EchoListScreen', () => {
     renderWithSession(<EchoListScreen />, { api });
     expect(await screen.findByTestId('echo-voice-notice-e2')).toBeTruthy();
     expect(screen.getByText("This echo's voice was deleted; choose another voice for it.")).toBeTruthy();
-    expect(screen.getByTestId('echo-voice-notice-e3').props.children).toBe('No voice yet; choose one.');
+    expect(screen.getByTestId('echo-voice-notice-e3').props.children).toBe('This echo has no voice yet; choose one for it.');
     expect(screen.queryByTestId('echo-voice-notice-e1')).toBeNull();
     expect(screen.getByTestId('echo-row-e2').props.accessibilityLabel).toBe(
       "Open Grandpa Joe. This echo's voice was deleted; choose another voice for it.",

@@ -24,6 +24,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "dist"
@@ -181,6 +182,108 @@ def test_sign_in_create_echo_talk_and_listen(page, site: str, live_server: str, 
     assert deleted.value.status == 200, deleted.value.text()
     page.get_by_text("No voices yet").wait_for()
 
+    assert page.console_errors == []
+
+
+DELETED_NOTICE = "This echo's voice was deleted; choose another voice for it."
+
+
+def clone_voice(live_server: str, user_id: str, name: str, wav: Path) -> str:
+    """Clones a voice through the API (as the app's create screen would) and returns its model_id."""
+    with wav.open("rb") as audio:
+        answer = requests.post(
+            f"{live_server}/api/upload-reference",
+            data={"name": name, "consent": "true", "user_id": user_id},
+            files={"audio": (wav.name, audio, "audio/wav")},
+            timeout=60,
+        )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["model_id"]
+
+
+def test_deleted_voice_is_never_replaced_silently(page, site: str, live_server: str, tmp_path: Path) -> None:
+    """Issue 11 in the app: the notice, no speech in any other voice, and a new voice from the picker."""
+    page.set_default_timeout(TIMEOUT_MS)
+    name = f"e2e-voice-{uuid.uuid4().hex[:8]}"
+    wav = write_voice_wav(tmp_path / "joe.wav")
+
+    # The user, a voice, an echo on it and a message, made through the API (local mode names the user).
+    made = requests.post(f"{live_server}/api/users/local%7C{name}", json={}, timeout=10)
+    assert made.status_code in (200, 201), made.text
+    user_id = made.json()["user"]
+    first = clone_voice(live_server, user_id, "First voice", wav)
+    echo = requests.post(
+        f"{live_server}/api/echo",
+        json={"user_id": user_id, "name": "Grandpa Joe", "persona_prompt": "Loves boats.", "voice_model_id": first},
+        timeout=10,
+    )
+    assert echo.status_code == 201, echo.text
+    echo_id = echo.json()["echo"]["_id"]
+    assert echo.json()["echo"]["voice_status"] == "ready"
+    said = requests.post(
+        f"{live_server}/api/conversation/{echo_id}",
+        json={"user_id": user_id, "role": "assistant", "content": "Come and see the boat."},
+        timeout=10,
+    )
+    assert said.status_code == 201, said.text
+    message_id = said.json()["message"]["_id"]
+
+    speech: list[str] = []
+    page.on("request", lambda r: speech.append(r.url) if "/api/synthesize" in r.url or "/api/audio/" in r.url else None)
+
+    # Sign in as that user and open the echo: it has its voice, so no notice.
+    page.goto(f"{site}/")
+    page.get_by_test_id("local-name-input").fill(name)
+    page.get_by_test_id("local-sign-in-button").click()
+    page.get_by_test_id(f"echo-row-{echo_id}").click()
+    speak = page.get_by_test_id(f"speak-{message_id}")
+    speak.wait_for()
+    assert page.get_by_test_id("voice-notice").count() == 0
+
+    # The voice is deleted elsewhere; speaking asks as the echo and the 409 brings up the notice, no audio.
+    gone = requests.delete(f"{live_server}/api/voice-models/{first}", params={"user_id": user_id}, timeout=30)
+    assert gone.status_code == 200, gone.text
+    with page.expect_response(lambda r: r.url.endswith("/api/synthesize")) as answer:
+        speak.click()
+    assert answer.value.status == 409
+    assert answer.value.json()["error"] == "voice_deleted"
+    sent = json.loads(answer.value.request.post_data or "{}")
+    assert sent.get("echo_id") == echo_id and "reference_id" not in sent, sent
+    page.get_by_test_id("voice-notice").wait_for()
+    assert page.get_by_test_id("voice-notice-text").inner_text() == DELETED_NOTICE
+    page.get_by_test_id("no-free-voice").wait_for()  # no voice is left to choose
+    assert page.get_by_test_id("speak-error").count() == 0
+    assert not [url for url in speech if "/api/audio/" in url], speech
+
+    # The list says so too, from the server's voice_status.
+    page.goto(f"{site}/")
+    notice = page.get_by_test_id(f"echo-voice-notice-{echo_id}")
+    notice.wait_for()
+    assert notice.inner_text() == DELETED_NOTICE
+
+    # A second voice: the conversation's picker offers it; choosing it (PATCH) clears the notice.
+    second = clone_voice(live_server, user_id, "Second voice", wav)
+    page.get_by_test_id(f"echo-row-{echo_id}").click()
+    page.get_by_test_id("voice-notice").wait_for()
+    asked = len(speech)
+    speak.click()  # the app knows: it does not ask the server, and never speaks in another voice
+    page.wait_for_timeout(500)
+    assert len(speech) == asked, speech[asked:]
+    page.get_by_test_id(f"voice-choice-{second}").click()
+    with page.expect_response(lambda r: f"/api/echo/{echo_id}" in r.url and r.request.method == "PATCH") as patched:
+        page.get_by_test_id("use-voice-button").click()
+    assert patched.value.status == 200, patched.value.text()
+    assert patched.value.json()["echo"]["voice_status"] == "ready"
+    page.get_by_text("Grandpa Joe now speaks in the voice “Second voice”.").wait_for()
+    assert page.get_by_test_id("voice-notice").count() == 0
+
+    # Speaking works again, as the echo, in its new voice.
+    with page.expect_response(lambda r: r.url.endswith("/api/synthesize")) as answer:
+        with page.expect_response(lambda r: "/api/audio/" in r.url) as audio:
+            speak.click()
+    assert answer.value.status == 200, answer.value.text()
+    assert answer.value.json()["reference_id"] == second
+    assert audio.value.status in (200, 206)
     assert page.console_errors == []
 
 

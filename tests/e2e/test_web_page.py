@@ -207,7 +207,7 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
 
 
 DELETED_NOTICE = "This echo's voice was deleted; choose another voice for it."
-NO_VOICE_NOTICE = "No voice yet; choose one."
+NO_VOICE_NOTICE = "This echo has no voice yet; choose one for it."
 
 
 def user_id_of(page: Page) -> str:

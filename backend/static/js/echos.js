@@ -12,7 +12,7 @@ let openEcho = null;
 // What an echo without a usable voice says, in the API's words (409 voice_deleted / no_voice).
 export const VOICE_NOTICES = {
   deleted: "This echo's voice was deleted; choose another voice for it.",
-  none: "No voice yet; choose one.",
+  none: "This echo has no voice yet; choose one for it.",
 };
 
 const VOICE_ERRORS = { voice_deleted: "deleted", no_voice: "none" };
