@@ -33,3 +33,11 @@ def post_worker_init(worker):
     from backend.api_server import warm_up
 
     warm_up(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    """Close the database client (and the embedded store's lock) when a worker stops."""
+    app = getattr(worker, "wsgi", None)
+    services = getattr(app, "extensions", {}).get("echo") if app is not None else None
+    if services is not None:
+        services.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 import time
@@ -19,20 +18,16 @@ from bson import ObjectId
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
-from flask_limiter import Limiter
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend import inputs
-from backend.audio_cache import AudioCache
 from backend.auth import init_auth
-from backend.config import ConfigError, Settings, load_settings
-from backend.database import DatabaseManager
+from backend.config import Settings, load_settings
 from backend.errors import PayloadTooLarge, register_error_handlers
-from backend.links import AudioLinks, load_secret
+from backend.extensions import init_rate_limits
+from backend.logs import configure_logging
 from backend.routes import echos, pages, system, users, voice, voice_models
-from backend.routes.common import Services
-from backend.storage import AudioStore
-from backend.voice_service import VoiceServiceWrapper, build_providers
+from backend.services import build_services
 
 log = logging.getLogger("echo")
 
@@ -58,18 +53,20 @@ class EchoJSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app. ``config`` overrides settings by their environment names (tests use it).
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    db_client: Any = None,
+    providers: dict[str, Any] | None = None,
+) -> Flask:
+    """Build the app.
 
-    Special keys: ``DB_CLIENT`` (a pymongo-compatible client to use instead of connecting),
-    ``VOICE_PROVIDERS`` (a dict of providers replacing the configured ones) and
-    ``IGNORE_ENVIRONMENT`` (read neither the environment nor .env).
+    ``config`` overrides settings by their environment names, over ``environ`` (default: the process's
+    environment and .env; pass ``{}`` to read neither). ``db_client`` (a pymongo-compatible client) and
+    ``providers`` (name → voice provider) replace the configured ones; tests use them.
     """
-    config = dict(config or {})
-    env = {} if config.pop("IGNORE_ENVIRONMENT", False) else None
-    db_client = config.pop("DB_CLIENT", None)
-    providers = config.pop("VOICE_PROVIDERS", None)
-    settings = load_settings(config, env=env)
+    settings = load_settings(config, env=environ)
 
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.json = EchoJSONProvider(app)
@@ -86,114 +83,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-_LOG_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def escape_for_log(text: str) -> str:
-    """Control characters as visible escapes (\\n, \\x1b...), so client text cannot start or forge a log line."""
-    return _LOG_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-class SafeLogRecords(logging.Filter):
-    """Every log line stays one line of our own making, and secrets never reach it.
-
-    Messages (with client-supplied values such as request paths) have their control characters escaped; a
-    traceback keeps its lines, each indented, so only a record's first line starts at the left edge. A secret
-    that reaches a record anyway is replaced by ***.
-    """
-
-    def __init__(self, secrets: list[str]):
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 8]
-
-    def _clean(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_echo_safe", False):
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed call is the handler's to report, not ours to raise
-            return True
-        record.msg, record.args = self._clean(escape_for_log(message)), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            lines = record.exc_text.splitlines()
-            record.exc_text = "\n".join("  " + self._clean(escape_for_log(line)) for line in lines)
-        record._echo_safe = True
-        return True
-
-
-def configure_logging(settings: Settings) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact = SafeLogRecords([settings.fish_audio_api_key, settings.secret_key])
-    for handler in root.handlers:
-        for old in [f for f in handler.filters if isinstance(f, SafeLogRecords)]:
-            handler.removeFilter(old)
-        handler.addFilter(redact)
-    logging.getLogger("echo").setLevel(settings.log_level)
-    logging.getLogger("backend").setLevel(settings.log_level)
-    # Our request log replaces the development server's access log (which would print query strings).
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-
 def register_services(app: Flask, settings: Settings, db_client: Any, providers: dict | None) -> None:
-    gridfs = settings.resolved_audio_store == "gridfs"
-    if gridfs and not (settings.mongodb_uri or db_client is not None):
-        raise ConfigError("AUDIO_STORE=gridfs keeps audio in MongoDB: set MONGODB_URI too.")
-    db = DatabaseManager(
-        uri=settings.mongodb_uri,
-        db_name=settings.mongodb_db,
-        data_dir=settings.data_dir,
-        timeout_ms=settings.mongodb_timeout_ms,
-        client=db_client,
-    )
-    cache_bytes = settings.cache_max_mb * 1024 * 1024
-    profiles = None
-    if gridfs:
-        from backend.gridfs_store import GridAudioCache, GridAudioStore
-        from backend.voice_profiles import DatabaseProfiles
-
-        store = GridAudioStore(settings.data_dir, db)
-        cache = GridAudioCache(db, cache_bytes)
-        profiles = DatabaseProfiles(db)
-        # Every instance must sign and check audio links alike: SECRET_KEY, or one kept in the database.
-        secret = settings.secret_key or (lambda: db.shared_secret("audio_links"))
-    else:
-        store = AudioStore(settings.data_dir)
-        cache = AudioCache(settings.data_dir / "cache", cache_bytes)
-        secret = load_secret(settings.secret_key, settings.data_dir)
-    if providers is None:
-        providers = build_providers(settings, profiles)
-        active = settings.resolved_provider
-    else:
-        active = (
-            settings.resolved_provider if settings.resolved_provider in providers else next(iter(providers), "none")
-        )
-    voices = VoiceServiceWrapper(settings, store, providers, active, cache=cache)
-    links = AudioLinks(secret, settings.audio_url_ttl)
-    services = Services(settings=settings, db=db, voices=voices, store=store, links=links)
+    services = build_services(settings, db_client=db_client, providers=providers)
     app.extensions["echo"] = services
-    services.purge_old_audio(force=True)  # also saves voice records journaled during a database outage
-    services.sweep_leftovers()  # what a killed process left: recordings and profiles no record points at
+    services.start()
+    voices = services.voices
     log.info(
         "voice provider: %s (available: %s); database: %s; audio: %s",
-        active if active in providers else "none",
-        ", ".join(sorted(providers)) or "none",
-        db.backend,
-        store.kind,
+        voices.active_name if voices.active_name in voices.providers else "none",
+        ", ".join(sorted(voices.providers)) or "none",
+        services.db.backend,
+        services.store.kind,
     )
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
-    """CORS for configured origins, sign-in, and per-user rate limits on the expensive routes."""
+    """CORS for configured origins, sign-in, and the rate limits the views declare."""
     if settings.cors_origins:
         CORS(
             app,
@@ -201,58 +106,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
             expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
         )
     init_auth(app, settings)
-    storage_uri = settings.resolved_ratelimit_storage
-    storage_options: dict[str, Any] = {}
-    if storage_uri.startswith("mongodb"):
-        # Counters beside Echo's own collections; they expire by themselves (TTL index).
-        storage_options = {
-            "database_name": settings.mongodb_db,
-            "counter_collection_name": "rate_limit_counters",
-            "window_collection_name": "rate_limit_windows",
-            "serverSelectionTimeoutMS": settings.mongodb_timeout_ms,
-            "connectTimeoutMS": settings.mongodb_timeout_ms,
-        }
-    limiter = Limiter(
-        key_func=_rate_limit_key,
-        app=app,
-        storage_uri=storage_uri,
-        storage_options=storage_options,
-        # While the shared store is unreachable, each process counts in memory instead of failing requests.
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-        headers_enabled=True,
-        default_limits=[],
-    )
-    for endpoint, limit in (
-        ("voice.upload_reference", settings.upload_rate_limit),
-        ("voice.synthesize", settings.synthesize_rate_limit),
-    ):
-        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
-    app.extensions["echo_limiter"] = limiter
-
-
-def _rate_limit_key() -> str:
-    """Limits count per signed-in user, else per named user_id, else per client address.
-
-    It never raises: Flask-Limiter takes an exception here for an unreachable store and would switch every
-    counter to a fresh in-memory store. Bodies have been checked by the input rules before any view runs,
-    so reading them here costs nothing; anything unexpected counts against the client's address.
-    """
-    try:
-        caller = g.get("caller")
-        if caller is not None:
-            return f"user:{caller.user_id}"
-        named = request.args.get("user_id")
-        if not named and request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            named = request.form.get("user_id")
-        if not named and request.is_json:
-            body = request.get_json(silent=True)
-            named = body.get("user_id") if isinstance(body, dict) else None
-        if isinstance(named, str) and inputs.OBJECT_ID.fullmatch(named):
-            return f"user:{named.lower()}"
-    except Exception:  # noqa: BLE001 - see above
-        log.debug("rate-limit key fell back to the client address", exc_info=True)
-    return f"addr:{request.remote_addr}"
+    init_rate_limits(app, settings)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -336,7 +190,10 @@ def main() -> None:
     warm_up(app)
     settings: Settings = app.config["ECHO_SETTINGS"]
     log.info("Echo listening on http://%s:%d", settings.api_host, settings.api_port)
-    app.run(host=settings.api_host, port=settings.api_port, threaded=True)
+    try:
+        app.run(host=settings.api_host, port=settings.api_port, threaded=True)
+    finally:
+        app.extensions["echo"].close()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ def default_engine_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def default_engine_threads() -> int:
+    """LOCAL_ENGINE_THREADS by default: every core for each render, up to 4 (more barely helps piper)."""
+    return min(default_engine_workers(), 4)
+
+
 @dataclass(frozen=True)
 class Settings:
     fish_audio_api_key: str = ""
@@ -66,6 +71,7 @@ class Settings:
     local_engine_workers: int = field(default_factory=default_engine_workers)
     local_engine_queue: int = 32
     local_engine_queue_timeout: float = 30.0
+    local_engine_threads: int = field(default_factory=default_engine_threads)
 
     @property
     def resolved_ratelimit_storage(self) -> str:
@@ -189,4 +195,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         local_engine_workers=_number(values, "LOCAL_ENGINE_WORKERS", int, default_engine_workers(), 1),
         local_engine_queue=_number(values, "LOCAL_ENGINE_QUEUE", int, 32, 0),
         local_engine_queue_timeout=_number(values, "LOCAL_ENGINE_QUEUE_TIMEOUT", float, 30.0, 0.0),
+        local_engine_threads=_number(values, "LOCAL_ENGINE_THREADS", int, default_engine_threads(), 1),
     )

@@ -1,4 +1,8 @@
-"""DatabaseManager: the only code that touches collections (MongoDB, or the embedded store)."""
+"""DatabaseManager: users, voice models, echos, messages (MongoDB, or the embedded store).
+
+Only the data layer and the storage package touch collections: this module, and ``backend.storage`` (GridFS
+buckets and the progress of audio being written), which reaches them through ``operation()`` and ``bucket()``.
+"""
 
 from __future__ import annotations
 
@@ -266,7 +270,7 @@ class DatabaseManager:
         return self.backend != "embedded"
 
     def operation(self):
-        """One logical operation for the other data-layer modules (the GridFS audio store)."""
+        """One logical operation for the storage package (the GridFS store and cache)."""
         return self._op()
 
     def bucket(self, name: str):

@@ -98,12 +98,60 @@ class ProviderNotConfigured(ServiceUnavailable):
     )
 
 
+class Unauthorized(EchoError):
+    status = 401
+    code = "unauthorized"
+    default_message = "Sign in first: send 'Authorization: Bearer <access token>'."
+
+    def __init__(self, message: str | None = None, *, error: str = "invalid_token"):
+        super().__init__(message, headers={"WWW-Authenticate": f'Bearer error="{error}"'})
+
+
+class LinkRejected(EchoError):
+    status = 403
+    code = "audio_link_invalid"
+    default_message = "This audio link is invalid or has expired; synthesize the text again."
+
+
 class ProviderError(EchoError):
-    """The voice provider failed; status is what our client sees (502/503/504)."""
+    """A provider (voice or, later, language model) failed; ``status`` is what Echo's client sees (502/503/504).
+
+    Providers raise only these, never HTTP errors of their own. ``upstream_status`` and ``request_id`` say
+    what the provider answered (for logs and support), when it answered at all.
+    """
 
     status = 502
     code = "voice_provider_error"
     default_message = "The voice provider failed to handle the request."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        upstream_status: int | None = None,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
+        super().__init__(message, headers=headers, **extra)
+        self.upstream_status = upstream_status
+        self.request_id = request_id
+
+
+class ProviderVoiceNotFound(ProviderError):
+    """The provider does not know the voice (deleted there, or never made)."""
+
+    status = 404
+    code = "not_found"
+    default_message = "The voice provider does not know this voice model."
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused what it was asked (a bad format or input), not a failure on its side."""
+
+    status = 400
+    code = "voice_provider_rejected"
+    default_message = "The voice provider cannot do what was asked."
 
 
 class ProviderAuthError(ProviderError):
@@ -151,7 +199,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EchoError)
     def handle_echo_error(exc: EchoError):
         if exc.status >= 500:
-            log.warning("%s: %s", exc.code, exc.message)
+            upstream = getattr(exc, "upstream_status", None)
+            request_id = getattr(exc, "request_id", None)
+            if upstream or request_id:
+                log.warning("%s: %s (upstream HTTP %s, request %s)", exc.code, exc.message, upstream, request_id)
+            else:
+                log.warning("%s: %s", exc.code, exc.message)
         return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
 
     @app.errorhandler(HTTPException)

@@ -19,14 +19,13 @@ from requests.adapters import HTTPAdapter
 from backend import audio as audio_codec
 from backend.audio import DecodedAudio
 from backend.errors import (
-    BadRequest,
-    NotFound,
     ProviderAuthError,
     ProviderBusy,
     ProviderCreditError,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
+    ProviderVoiceNotFound,
 )
 from backend.providers import CreatedVoice, SynthesisStream
 
@@ -139,25 +138,31 @@ class FishAudioClient:
                 if hasattr(fh, "seek"):
                     fh.seek(0)
 
-    def _status_error(self, response: requests.Response) -> ProviderError | NotFound | BadRequest:
+    def _status_error(self, response: requests.Response) -> ProviderError:
         status = response.status_code
         detail = self._scrub(_error_detail(response))
+        upstream = {
+            "upstream_status": status,
+            "request_id": response.headers.get("x-request-id") or response.headers.get("cf-ray"),
+        }
         if status == 401:
-            return ProviderAuthError()
+            return ProviderAuthError(**upstream)
         if status == 402 or response.headers.get("x-fish-error-code") == "insufficient_balance":
-            return ProviderCreditError()
+            return ProviderCreditError(**upstream)
         if status == 429:
             headers = {"Retry-After": response.headers["Retry-After"]} if "Retry-After" in response.headers else None
-            return ProviderBusy("Fish.Audio is at its concurrency limit; try again shortly.", headers=headers)
+            return ProviderBusy(
+                "Fish.Audio is at its concurrency limit; try again shortly.", headers=headers, **upstream
+            )
         if status == 404 or (status == 400 and "reference not found" in detail.lower()):
-            return NotFound("The voice model is not known to Fish.Audio.")
+            return ProviderVoiceNotFound("The voice model is not known to Fish.Audio.", **upstream)
         if status == 403:
-            return ProviderError("Fish.Audio refused access to this voice model.")
+            return ProviderError("Fish.Audio refused access to this voice model.", **upstream)
         if status in (400, 413, 422):
-            return ProviderError(f"Fish.Audio rejected the request: {detail}" if detail else None)
+            return ProviderError(f"Fish.Audio rejected the request: {detail}" if detail else None, **upstream)
         if status == 503:
-            return ProviderUnavailable("Fish.Audio is overloaded or down; try again shortly.")
-        return ProviderError(f"Fish.Audio failed (HTTP {status}).")
+            return ProviderUnavailable("Fish.Audio is overloaded or down; try again shortly.", **upstream)
+        return ProviderError(f"Fish.Audio failed (HTTP {status}).", **upstream)
 
     # -- API --------------------------------------------------------------------------------------
 
@@ -290,7 +295,7 @@ class FishAudioProvider:
     def delete_voice(self, model_id: str) -> None:
         try:
             self.client.delete_model(model_id)
-        except NotFound:
+        except ProviderVoiceNotFound:
             log.info("fish.audio model %s was already gone", model_id)
 
     def synthesize(self, *, text: str, reference_id: str | None, fmt: str) -> SynthesisStream:
@@ -307,7 +312,7 @@ class FishAudioProvider:
             try:
                 credit = self.client.api_credit()
                 state.update(status="ok", credit=credit.get("credit"))
-            except (ProviderError, NotFound, BadRequest) as exc:
+            except ProviderError as exc:
                 state.update(status="unavailable", error=exc.code, detail=exc.message)
             self._status_cache = (now, state)
             return state

@@ -12,13 +12,7 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
-from backend.errors import EchoError
-
-
-class LinkRejected(EchoError):
-    status = 403
-    code = "audio_link_invalid"
-    default_message = "This audio link is invalid or has expired; synthesize the text again."
+from backend.errors import LinkRejected
 
 
 class AudioLinks:

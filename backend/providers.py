@@ -1,13 +1,21 @@
-"""The interface every voice provider (Fish.Audio, the local engine) offers to VoiceServiceWrapper."""
+"""The interface every voice provider (Fish.Audio, the local engine) offers the voice service, and which ones
+this configuration offers."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backend.audio import DecodedAudio
+
+if TYPE_CHECKING:
+    from backend.config import Settings
+    from backend.storage import ProfileStore
+
+log = logging.getLogger(__name__)
 
 SYNTH_FORMATS = ("mp3", "wav", "opus", "pcm")
 
@@ -48,3 +56,44 @@ class VoiceProvider(Protocol):
 
     def status(self) -> dict[str, Any]:
         """{'status': 'ok'|'unavailable'|..., 'provider': name, 'description': ..., ...}"""
+
+
+def build_providers(settings: Settings, profiles: ProfileStore | None = None) -> dict[str, VoiceProvider]:
+    """The providers this configuration can offer; ``profiles`` keeps local voice profiles (default: files)."""
+    providers: dict[str, VoiceProvider] = {}
+    if settings.fish_audio_api_key:
+        from backend.fish_audio import FishAudioClient, FishAudioProvider
+
+        client = FishAudioClient(
+            api_key=settings.fish_audio_api_key,
+            base_url=settings.fish_audio_api_url,
+            tts_model=settings.fish_audio_model,
+            timeout=settings.fish_audio_timeout,
+            connect_timeout=settings.fish_audio_connect_timeout,
+            max_retries=settings.fish_audio_max_retries,
+            max_concurrency=settings.fish_audio_max_concurrency,
+            queue_timeout=settings.fish_audio_queue_timeout,
+        )
+        providers["fish"] = FishAudioProvider(client)
+    # The local engine loads lazily, so offering it costs nothing; voices made with it keep working
+    # when Fish.Audio becomes the active provider.
+    local = _local_provider(settings, profiles)
+    if local is not None:
+        providers["local"] = local
+    return providers
+
+
+def _local_provider(settings: Settings, profiles: ProfileStore | None = None) -> VoiceProvider | None:
+    try:
+        from backend.local_engine import LocalProvider
+    except ImportError as exc:  # the engine's packages are not installed
+        log.warning("local voice engine unavailable: %s", exc)
+        return None
+    return LocalProvider(
+        settings.data_dir,
+        profiles=profiles,
+        workers=settings.local_engine_workers,
+        queue=settings.local_engine_queue,
+        queue_timeout=settings.local_engine_queue_timeout,
+        threads=settings.local_engine_threads,
+    )

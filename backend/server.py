@@ -16,8 +16,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import re
 import socket
 import ssl
 import time
@@ -28,42 +26,11 @@ from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import ThreadWorker
 
+from backend.logs import install_gunicorn_log_escaping
+
 # How long a closing connection is drained (for the client's unread bytes), and how much of it at most.
 DRAIN_SECONDS = 1.0
 DRAIN_MAX_BYTES = 65536
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def escape_control(text: str) -> str:
-    """Control characters as visible escapes (\\r, \\n, \\x1b...): the text stays on one line."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-class OneLineRecords(logging.Filter):
-    """A record's message is one line; a traceback keeps its lines, each indented and escaped."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed call is the handler's to report, not ours to raise
-            return True
-        record.msg, record.args = escape_control(message), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and not getattr(record, "_one_line", False):
-            lines = record.exc_text.splitlines()
-            record.exc_text = "\n".join("  " + escape_control(line) for line in lines)
-        record._one_line = True
-        return True
-
-
-def install_log_escaping() -> None:
-    """Escape control characters in everything gunicorn logs itself (idempotent)."""
-    for name in ("gunicorn.error", "gunicorn.access"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, OneLineRecords) for f in logger.filters):
-            logger.addFilter(OneLineRecords())
 
 
 # -- the HTTP layer's errors ------------------------------------------------------------------------
@@ -244,7 +211,7 @@ class EchoWorker(ThreadWorker):
     """gunicorn's ``gthread`` worker (same settings) with the changes listed in this module's docstring."""
 
     def init_process(self) -> None:
-        install_log_escaping()
+        install_gunicorn_log_escaping()
         super().init_process()  # runs the worker; it must come last
 
     def load_wsgi(self) -> None:

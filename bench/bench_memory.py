@@ -253,7 +253,7 @@ def run_variant(name: str, tree: Path, env: dict[str, str], voice: Path, count: 
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 if status == 200:
                     result.latencies.append(elapsed)
-                if retry:
+                if status == 503 and retry:
                     result.retry_after.add(retry)
             time.sleep(max(0.0, finished + 10.0 - time.monotonic()))
             result.after_10_mb = echo.rss_mb()
@@ -336,7 +336,9 @@ def print_table(results: list[Result], count: int) -> None:
             f"{r.wall_s:.1f}",
             str(r.threads_peak),
         ]
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, (_, w)) in enumerate(zip(cells, columns))))
+        print(
+            "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, (_, w)) in enumerate(zip(cells, columns, strict=True)))
+        )
     print()
     for r in results:
         if r.error:
@@ -346,7 +348,7 @@ def print_table(results: list[Result], count: int) -> None:
         met_back = "met" if r.after_30_mb - r.idle_mb <= GOAL_RETURN_MB else "NOT met"
         env = ", ".join(f"{k}={v}" for k, v in r.env.items()) or "defaults"
         statuses = ", ".join(f"{n}x {s}" for s, n in sorted(r.statuses.items()))
-        retry = f"; Retry-After {', '.join(sorted(r.retry_after))}" if r.retry_after else ""
+        retry = f" (Retry-After on the 503s: {', '.join(sorted(r.retry_after, key=int))} s)" if r.retry_after else ""
         print(
             f"{r.name}: {env}. Answers: {statuses}{retry}. Peak < {GOAL_PEAK_MB:.0f} MB: {met_peak}; "
             f"within {GOAL_RETURN_MB:.0f} MB of idle 30 s after: {met_back}."
@@ -373,7 +375,7 @@ def main() -> None:
 
     print(f"\nEcho local-engine memory benchmark — {machine()}")
     print(
-        f"{args.requests} concurrent POST /api/synthesize (mp3, 3 sentences, ~15 s of speech each), gunicorn gthread "
+        f"{args.requests} concurrent POST /api/synthesize (mp3, 3 sentences, ~14 s of speech each), gunicorn gthread "
         f"with {os.environ.get('GUNICORN_THREADS', '16')} threads, 1 worker; RSS of the worker sampled every 100 ms.",
         flush=True,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
@@ -15,6 +17,7 @@ from urllib3 import encode_multipart_formdata
 
 from backend import fish_audio
 from backend.api_server import create_app
+from backend.database import DatabaseManager
 from tests.audiogen import audio_file
 
 FISH_URL = "https://fish.test"
@@ -30,6 +33,52 @@ class GridMongoClient(mongomock.MongoClient):
     """mongomock plus the client option pymongo's gridfs reads (its client-side operation timeout)."""
 
     options = SimpleNamespace(timeout=None)
+
+
+class SharedDatabase:
+    """One database shared by several instances (GridFS tests): ``config`` for the apps, ``db`` to look inside."""
+
+    def __init__(self, kind: str):
+        if kind == "mongomock":
+            self.client = GridMongoClient(tz_aware=True)
+            self.name = "echo_db"
+            self.db_client = self.client
+            self.config = {}
+        else:
+            from pymongo import MongoClient
+
+            uri = os.environ.get("MONGODB_URI")
+            if not uri:
+                pytest.skip("MONGODB_URI is not set")
+            self.client = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=3000)
+            self.name = f"echo_test_{secrets.token_hex(4)}"
+            self.db_client = None
+            self.config = {"MONGODB_URI": uri, "MONGODB_DB": self.name}
+        self.db = self.client[self.name]
+        self.managers: list[DatabaseManager] = []
+
+    def manager(self) -> DatabaseManager:
+        if self.db_client is not None:
+            manager = DatabaseManager(client=self.client)
+        else:
+            manager = DatabaseManager(uri=self.config["MONGODB_URI"], db_name=self.name)
+        self.managers.append(manager)
+        return manager
+
+    def close(self) -> None:
+        for manager in self.managers:
+            manager.close()
+        if "MONGODB_URI" in self.config:
+            self.client.drop_database(self.name)
+            self.client.close()
+
+
+@pytest.fixture(params=["mongomock", pytest.param("mongodb", marks=pytest.mark.mongodb)])
+def shared(request):
+    """The shared database: mongomock with GridFS always, a real MongoDB too when MONGODB_URI is set."""
+    database = SharedDatabase(request.param)
+    yield database
+    database.close()
 
 
 @pytest.fixture
@@ -59,11 +108,9 @@ def slept(monkeypatch) -> list[float]:
 
 @pytest.fixture
 def make_app(data_dir, mongo_client, fish, slept):
-    def factory(**overrides):
+    def factory(*, db_client=mongo_client, providers=None, **overrides):
         config = {
-            "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(data_dir),
-            "DB_CLIENT": mongo_client,
             "VOICE_PROVIDER": "fish",
             "FISH_AUDIO_API_KEY": FISH_KEY,
             "FISH_AUDIO_API_URL": FISH_URL,
@@ -71,7 +118,7 @@ def make_app(data_dir, mongo_client, fish, slept):
             "LOG_LEVEL": "WARNING",
         }
         config.update(overrides)
-        return create_app(config)
+        return create_app(config, environ={}, db_client=db_client, providers=providers)
 
     return factory
 

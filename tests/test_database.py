@@ -226,14 +226,14 @@ def test_unreachable_mongodb_server_degrades_the_app(tmp_path):
     """A real driver pointed at a closed port: the server starts, database routes answer 503."""
     app = create_app(
         {
-            "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(tmp_path),
             "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
             "RATELIMIT_STORAGE_URI": "memory://",  # the MongoDB-backed limiter is tested in test_security
             "MONGODB_TIMEOUT_MS": 200,
-            "VOICE_PROVIDERS": {},
             "LOG_LEVEL": "ERROR",
-        }
+        },
+        environ={},
+        providers={},
     )
     client = app.test_client()
     health = client.get("/health").json
@@ -270,7 +270,6 @@ def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish,
 
     app = create_app(
         {
-            "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(tmp_path),
             "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
             "RATELIMIT_STORAGE_URI": "memory://",  # the MongoDB-backed limiter is tested in test_security
@@ -280,7 +279,8 @@ def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish,
             "FISH_AUDIO_API_KEY": FISH_KEY,
             "FISH_AUDIO_API_URL": FISH_URL,
             "LOG_LEVEL": "ERROR",
-        }
+        },
+        environ={},
     )
     client = app.test_client()
     fish.post(f"{FISH_URL}/model", json=fish_model(), status=201)

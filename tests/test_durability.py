@@ -231,11 +231,11 @@ SCRATCH_WRITER = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, sys.argv[2])
-    from backend.storage import AudioStore
+    from backend.storage.files import FileStore
 
-    store = AudioStore(sys.argv[1])
+    store = FileStore(sys.argv[1])
     if sys.argv[3] == "upload":  # an upload being checked
-        with store.temporary(".upload") as path:
+        with store.scratch.temporary(".upload") as path:
             path.write_bytes(b"half an upload")
             print(path.name, flush=True)
             sys.stdin.readline()
@@ -289,7 +289,6 @@ def embedded_app(data: Path, **overrides):
     from backend.api_server import create_app
 
     config = {
-        "IGNORE_ENVIRONMENT": True,
         "DATA_DIR": str(data),
         "VOICE_PROVIDER": "fish",
         "FISH_AUDIO_API_KEY": "fake-key-for-tests-000",
@@ -297,15 +296,15 @@ def embedded_app(data: Path, **overrides):
         "LOG_LEVEL": "INFO",
     }
     config.update(overrides)
-    return create_app(config)
+    return create_app(config, environ={})
 
 
 LOCAL_REFERENCED, LOCAL_JOURNALED, LOCAL_ORPHAN = (f"local-{c * 24}" for c in "abc")
 
 
 def test_the_start_up_sweep_removes_exactly_what_killed_processes_left(tmp_path, caplog):
-    from backend.recovery import JOURNAL_NAME, UnsavedVoiceModels
-    from backend.storage import new_reference_key
+    from backend.storage.journal import JOURNAL_NAME, UnsavedVoiceModels
+    from backend.storage.names import new_reference_key
 
     data = tmp_path / "data"
     keys = {what: new_reference_key("wav") for what in ("reference", "consent", "journaled", "orphan")}
@@ -368,12 +367,14 @@ def test_a_journaled_voice_is_live_and_young_files_wait_for_the_grace_period(tmp
     """With a shared database, another process may be between keeping a recording and saving its record."""
     import mongomock
 
-    from backend.recovery import GRACE_SHARED_FILES, UnsavedVoiceModels, sweep_unreferenced
-    from backend.storage import AudioStore, new_reference_key
-    from backend.voice_profiles import FileProfiles
+    from backend.services.upkeep import GRACE_SHARED_FILES, sweep_unreferenced
+    from backend.storage.files import FileStore
+    from backend.storage.journal import UnsavedVoiceModels
+    from backend.storage.names import new_reference_key
+    from backend.storage.profiles import FileProfiles
 
     db = DatabaseManager(client=mongomock.MongoClient(tz_aware=True))
-    store = AudioStore(tmp_path)
+    store = FileStore(tmp_path)
     profiles = FileProfiles(tmp_path / "voices")
     journal = UnsavedVoiceModels(tmp_path)
     journaled, old_orphan, young_orphan = (new_reference_key("mp3") for _ in range(3))
@@ -392,7 +393,7 @@ def test_a_journaled_voice_is_live_and_young_files_wait_for_the_grace_period(tmp
 
 
 def test_with_the_database_unreachable_at_start_nothing_record_based_is_swept(tmp_path, caplog):
-    from backend.storage import new_reference_key
+    from backend.storage.names import new_reference_key
     from tests.test_database import closed_port
 
     data = tmp_path / "data"
@@ -444,7 +445,7 @@ def _database_down(monkeypatch):
 def test_a_voice_cloned_during_an_outage_is_in_its_list_once_the_database_is_back(
     make_app, fish, wav_bytes, monkeypatch, data_dir
 ):
-    from backend.recovery import JOURNAL_NAME
+    from backend.storage.journal import JOURNAL_NAME
     from tests.conftest import FISH_MODEL_ID, FISH_URL, fish_model, upload
 
     app = make_app()
@@ -460,7 +461,7 @@ def test_a_voice_cloned_during_an_outage_is_in_its_list_once_the_database_is_bac
     assert (data_dir / JOURNAL_NAME).exists()
     assert client.get(f"/api/voice-models?user_id={user}").status_code == 503
     restore()
-    app.extensions["echo"].purge_old_audio(force=True)  # the hourly upkeep
+    app.extensions["echo"].upkeep.purge_old_audio(force=True)  # the hourly upkeep
     listed = client.get(f"/api/voice-models?user_id={user}").json["voice_models"]
     assert [(m["model_id"], m["name"], m["consent"]["attested"]) for m in listed] == [(FISH_MODEL_ID, "Gran", True)]
     assert client.get(f"/api/echo/{echo['_id']}?user_id={user}").json["echo"]["voice_model_id"] == FISH_MODEL_ID
@@ -537,46 +538,3 @@ def test_a_progressive_link_whose_writer_was_killed_ends_within_seconds(tmp_path
             kill(writer)
         server.kill()
         server.wait()
-
-
-def test_a_silent_but_live_writer_keeps_its_followers(tmp_path, monkeypatch):
-    """The writer's lock, not silence, decides: a pause longer than the check keeps the follower waiting."""
-    from backend import storage
-
-    checks = threading.Semaphore(0)
-    real_check = storage.writer_is_alive
-
-    def counted(fd):
-        alive = real_check(fd)
-        checks.release()
-        return alive
-
-    monkeypatch.setattr(storage, "writer_is_alive", counted)
-    data = tmp_path / "data"
-    writer, name = scratch_writer(data, "output")
-    try:
-        follower = storage.AudioStore(data).follow_output(name, stall_timeout=60, poll=0.01)
-        received: list[bytes] = []
-        failed: list[BaseException] = []
-
-        def follow():
-            try:
-                received.extend(follower)
-            except BaseException as exc:  # noqa: B036 - reported to the test below
-                failed.append(exc)
-
-        reader = threading.Thread(target=follow)
-        reader.start()
-        for _ in range(2):  # two liveness checks, each after a second of silence, found the writer alive
-            assert checks.acquire(timeout=10)
-        writer.stdin.write("write\n")
-        writer.stdin.flush()
-        assert writer.stdout.readline().strip() == "written"
-        writer.stdin.write("commit\n")
-        writer.stdin.flush()
-        assert writer.stdout.readline().strip() == "committed"
-        reader.join(timeout=10)
-        assert not reader.is_alive() and failed == []
-        assert b"".join(received) == b"ID3" + bytes(2000) + bytes(3000)
-    finally:
-        kill(writer)

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from backend.errors import NotFound, ProviderBusy, ProviderError, ProviderTimeout, ProviderUnavailable
+from backend.errors import ProviderBusy, ProviderError, ProviderTimeout, ProviderUnavailable, ProviderVoiceNotFound
 from backend.fish_audio import FishAudioClient, FishAudioProvider
 from tests.conftest import FISH_KEY, FISH_MODEL_ID, FISH_URL, fish_model
 
@@ -96,8 +96,9 @@ def test_the_key_never_appears_in_errors(client, fish):
 def test_delete_of_a_missing_model_is_fine(client, fish):
     fish.delete(f"{FISH_URL}/model/{FISH_MODEL_ID}", status=404, json={"status": 404, "message": "Not found"})
     FishAudioProvider(client).delete_voice(FISH_MODEL_ID)
-    with pytest.raises(NotFound):
+    with pytest.raises(ProviderVoiceNotFound) as raised:  # a provider error, not an HTTP error of Echo's
         client.delete_model(FISH_MODEL_ID)
+    assert raised.value.status == 404 and raised.value.upstream_status == 404
 
 
 def test_status_is_cached(client, fish):
@@ -115,3 +116,15 @@ def test_provider_owns_fish_ids_only(client):
 def test_a_key_is_required():
     with pytest.raises(ValueError):
         FishAudioClient(api_key="")
+
+
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 422, 429, 500, 503])
+def test_provider_errors_carry_the_upstream_status_and_request_id(client, fish, status):
+    """Every answer Fish.Audio refuses becomes a provider error (never an HTTP error of Echo's own) that says what
+    the provider answered, for the log line and support."""
+    fish.get(
+        f"{FISH_URL}/wallet/self/api-credit", status=status, json={"message": "no"}, headers={"x-request-id": "req-7"}
+    )
+    with pytest.raises(ProviderError) as raised:
+        client.api_credit()
+    assert raised.value.upstream_status == status and raised.value.request_id == "req-7"

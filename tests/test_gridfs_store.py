@@ -7,9 +7,6 @@ upstream is the real-socket fake Fish.Audio.
 
 from __future__ import annotations
 
-import os
-import secrets
-import threading
 import time
 from datetime import timedelta
 
@@ -19,7 +16,7 @@ from backend import fish_audio
 from backend.api_server import create_app
 from backend.config import ConfigError
 from backend.database import DatabaseManager, utcnow
-from tests.conftest import GridMongoClient, fetch, files_under, upload
+from tests.conftest import fetch, files_under, upload
 from tests.fake_fish import FakeFish, Reply, mp3_like
 
 
@@ -30,49 +27,6 @@ def fake():
     server.close()
 
 
-class SharedDatabase:
-    """The database every instance uses: ``config`` for the apps, ``db`` to look inside."""
-
-    def __init__(self, kind: str):
-        if kind == "mongomock":
-            self.client = GridMongoClient(tz_aware=True)
-            self.name = "echo_db"
-            self.config = {"DB_CLIENT": self.client}
-        else:
-            from pymongo import MongoClient
-
-            uri = os.environ.get("MONGODB_URI")
-            if not uri:
-                pytest.skip("MONGODB_URI is not set")
-            self.client = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=3000)
-            self.name = f"echo_test_{secrets.token_hex(4)}"
-            self.config = {"MONGODB_URI": uri, "MONGODB_DB": self.name}
-        self.db = self.client[self.name]
-        self.managers: list[DatabaseManager] = []
-
-    def manager(self) -> DatabaseManager:
-        if "DB_CLIENT" in self.config:
-            manager = DatabaseManager(client=self.client)
-        else:
-            manager = DatabaseManager(uri=self.config["MONGODB_URI"], db_name=self.name)
-        self.managers.append(manager)
-        return manager
-
-    def close(self) -> None:
-        for manager in self.managers:
-            manager.close()
-        if "MONGODB_URI" in self.config:
-            self.client.drop_database(self.name)
-            self.client.close()
-
-
-@pytest.fixture(params=["mongomock", pytest.param("mongodb", marks=pytest.mark.mongodb)])
-def shared(request):
-    database = SharedDatabase(request.param)
-    yield database
-    database.close()
-
-
 @pytest.fixture
 def make_instance(fake, shared, tmp_path, monkeypatch):
     monkeypatch.setattr(fish_audio, "_sleep", lambda seconds: None)
@@ -80,7 +34,6 @@ def make_instance(fake, shared, tmp_path, monkeypatch):
 
     def factory(label: str = "a", **overrides):
         config = {
-            "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(tmp_path / f"machine-{label}"),
             "AUDIO_STORE": "gridfs",
             "VOICE_PROVIDER": "fish",
@@ -93,7 +46,7 @@ def make_instance(fake, shared, tmp_path, monkeypatch):
         }
         config.update(shared.config)
         config.update(overrides)
-        app = create_app(config)
+        app = create_app(config, environ={}, db_client=shared.db_client)
         made.append(app)
         return app.test_client()
 
@@ -247,7 +200,7 @@ def test_retention_and_abandoned_audio_are_purged(a, shared):
     )
     db.audio_progress_pieces.insert_one({"name": "x" * 32 + ".mp3", "seq": 0, "data": b"ID3"})
     services = a.application.extensions["echo"]
-    assert services.purge_old_audio(force=True) == 1
+    assert services.upkeep.purge_old_audio(force=True) == 1
     assert gridfs_names(shared, "audio") == [] and db["audio.chunks"].count_documents({}) == 0
     assert db.audio_progress.count_documents({}) == 0 and db.audio_progress_pieces.count_documents({}) == 0
     assert a.get(spoken["audio_url"]).status_code == 404
@@ -262,47 +215,6 @@ def test_deleting_an_account_deletes_its_audio_in_the_shared_store(a, b, shared,
     assert b.delete(f"/api/users/local%7Cleaving?user_id={user}").status_code == 200
     for bucket in ("audio", "cache", "references"):
         assert gridfs_names(shared, bucket) == [], bucket
-
-
-def test_the_shared_cache_is_bounded_least_recently_used_first(shared, tmp_path):
-    from backend.gridfs_store import GridAudioCache
-    from backend.storage import StoredFile
-
-    db = shared.manager()
-    cache = GridAudioCache(db, max_bytes=10_000)
-    source = tmp_path / "one.mp3"
-    source.write_bytes(b"x" * 1000)
-    files = shared.db["cache.files"]
-    for index, key in enumerate(("a", "b", "c")):
-        cache.add(StoredFile.at(source), "voice", key, "mp3")
-        name = cache.entry_name("voice", key, "mp3")
-        files.update_one(
-            {"filename": name}, {"$set": {"metadata.last_used": utcnow() - timedelta(seconds=100 - index)}}
-        )
-    cache.lookup("voice", "a", "mp3")  # a is used again: b is now the oldest
-    cache.max_bytes = 2500
-    assert cache.evict() == 1
-    assert cache.lookup("voice", "b", "mp3") is None
-    assert cache.lookup("voice", "a", "mp3") is not None and cache.lookup("voice", "c", "mp3") is not None
-    assert cache.drop("voice") == 2 and shared.db["cache.chunks"].count_documents({}) == 0
-
-
-def test_two_instances_caching_the_same_answer_at_once_both_succeed(shared, tmp_path):
-    from backend.gridfs_store import GridAudioCache
-    from backend.storage import StoredFile
-
-    db = shared.manager()
-    source = tmp_path / "one.mp3"
-    source.write_bytes(b"ID3" + b"y" * 5000)
-    caches = [GridAudioCache(db, max_bytes=1 << 20) for _ in range(2)]
-    threads = [threading.Thread(target=c.add, args=(StoredFile.at(source), "v", "k", "mp3")) for c in caches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    hit = caches[1].lookup("v", "k", "mp3")
-    with hit.open() as fh:
-        assert fh.read() == source.read_bytes()
 
 
 # -- outages and settings -------------------------------------------------------------------------
@@ -352,9 +264,9 @@ class _raising_context:
 
 def test_gridfs_needs_mongodb(tmp_path):
     with pytest.raises(ConfigError, match="MONGODB_URI"):
-        create_app({"IGNORE_ENVIRONMENT": True, "DATA_DIR": str(tmp_path), "AUDIO_STORE": "gridfs"})
+        create_app({"DATA_DIR": str(tmp_path), "AUDIO_STORE": "gridfs"}, environ={})
     with pytest.raises(ConfigError, match="AUDIO_STORE"):
-        create_app({"IGNORE_ENVIRONMENT": True, "DATA_DIR": str(tmp_path), "AUDIO_STORE": "s3"})
+        create_app({"DATA_DIR": str(tmp_path), "AUDIO_STORE": "s3"}, environ={})
 
 
 def test_mongodb_means_gridfs_unless_told_otherwise():
@@ -394,65 +306,11 @@ def test_a_local_engine_voice_made_on_one_instance_speaks_on_another(make_instan
 # -- crash recovery -------------------------------------------------------------------------------
 
 
-def test_a_follower_of_a_writer_whose_heartbeat_stopped_ends_within_seconds(shared, tmp_path):
-    """A writer killed part-way leaves its mark and pieces; the mark's heartbeat stops, and followers end."""
-    from backend.gridfs_store import WRITER_DEAD_AFTER, GridAudioStore
-    from backend.storage import new_output_name
-
-    store = GridAudioStore(tmp_path, shared.manager())
-    name = new_output_name("mp3")
-    shared.db.audio_progress.insert_one({"_id": name, "state": "writing", "updated_at": utcnow()})
-    shared.db.audio_progress_pieces.insert_one({"name": name, "seq": 0, "data": b"ID3" + bytes(500)})
-    follower = store.follow_output(name, stall_timeout=70, poll=0.01)
-    assert next(follower) == b"ID3" + bytes(500)
-    started = time.monotonic()
-    with pytest.raises(OSError, match="writer stopped"):
-        next(follower)
-    assert time.monotonic() - started < WRITER_DEAD_AFTER + 2  # not the 70 s stall timeout
-
-
-def test_a_silent_writer_keeps_its_followers_with_its_heartbeat(shared, tmp_path, monkeypatch):
-    """A writer waiting for the provider publishes nothing, but its heartbeat keeps followers waiting."""
-    from backend import gridfs_store
-
-    monkeypatch.setattr(gridfs_store, "HEARTBEAT_SECONDS", 0.1)
-    monkeypatch.setattr(gridfs_store, "WRITER_DEAD_AFTER", 0.5)
-    store = gridfs_store.GridAudioStore(tmp_path, shared.manager())
-    out = store.new_output("mp3")
-    out.write(b"ID3" + bytes(1000))
-    follower = store.follow_output(out.name, stall_timeout=60, poll=0.01)
-    received: list[bytes] = []
-    failed: list[BaseException] = []
-
-    def follow():
-        try:
-            received.extend(follower)
-        except BaseException as exc:  # noqa: B036 - reported to the test below
-            failed.append(exc)
-
-    reader = threading.Thread(target=follow)
-    reader.start()
-    beats, seen = 0, None
-    deadline = time.monotonic() + 10
-    while beats < 12 and time.monotonic() < deadline:  # 12 heartbeats: over twice WRITER_DEAD_AFTER of silence
-        mark = shared.db.audio_progress.find_one({"_id": out.name})
-        if mark["updated_at"] != seen:
-            beats, seen = beats + 1, mark["updated_at"]
-        time.sleep(0.02)
-    assert beats >= 12 and reader.is_alive() and failed == []
-    out.write(bytes(2000))
-    out.commit()
-    reader.join(timeout=10)
-    assert not reader.is_alive() and failed == []
-    assert b"".join(received) == b"ID3" + bytes(1000) + bytes(2000)
-    assert shared.db.audio_progress.count_documents({}) == 0  # the heartbeat stopped with the mark
-
-
 def test_the_start_up_sweep_removes_unreferenced_recordings_and_profiles_in_the_database(
     make_instance, shared, wav_bytes
 ):
-    from backend.recovery import GRACE_SHARED_DATABASE
-    from backend.storage import new_reference_key
+    from backend.services.upkeep import GRACE_SHARED_DATABASE
+    from backend.storage.names import new_reference_key
 
     a = make_instance("a")
     user = a.post("/api/users/local|sweep-family").json["user"]

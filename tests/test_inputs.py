@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.api_server import SafeLogRecords, _rate_limit_key
+from backend.extensions import rate_limit_key
 from backend.inputs import FORBIDDEN_CHARACTERS, MAX_JSON_DEPTH
+from backend.logs import SafeLogRecords
 from tests.conftest import FISH_MODEL_ID, FISH_URL, files_under, fish_model, upload
 from tests.test_auth import AUDIENCE, ISSUER, JWKSServer, KeyPair, bearer, token
 
@@ -321,7 +322,7 @@ def test_the_rate_limit_key_never_fails_and_early_refusals_reset_no_counters(mak
         if "input_stream" in kwargs:
             kwargs["input_stream"] = io.BytesIO(kwargs["input_stream"])
         with app.test_request_context("/api/synthesize", method="POST", **kwargs):
-            assert _rate_limit_key().startswith(("user:", "addr:")), name
+            assert rate_limit_key().startswith(("user:", "addr:")), name
     assert limiter._storage_dead is False  # the store was never taken for dead (its counters kept)
     assert client.post("/api/synthesize", json={"text": "hi", "user_id": alice}).status_code == 429
     assert client.post("/api/synthesize", json={"text": "hi", "user_id": alice.upper()}).status_code == 429

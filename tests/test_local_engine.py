@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
+import mongomock
 import numpy as np
 import parselmouth
 import pytest
 
+from backend.api_server import create_app
 from backend.audio import AudioInfo, DecodedAudio, inspect
+from backend.config import ConfigError, default_engine_workers, load_settings
 from backend.errors import NotFound, UnprocessableAudio
-from backend.local_engine import LocalProvider, change_voice, split_text
+from backend.local_engine import EngineBusy, LocalEngine, LocalProvider, RenderPool, change_voice, split_text
+from tests.conftest import files_under, upload
 
 TEXT = "The parcel arrived this morning. It was much heavier than we expected."
 REFERENCE_F0 = 150.0
@@ -186,3 +191,229 @@ def test_status_is_honest(provider):
     assert status["engine"] == "piper en_US-joe-medium"
     assert "not a neural clone" in status["description"]
     assert provider.name == "local" and provider.description == status["description"]
+
+
+# -- the render pool: bounded concurrency, a bounded queue, 503 when full -----------------------------------------
+
+DEADLINE = 30.0  # generous: only a broken pool ever waits this long
+
+
+def _wait_until(predicate, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.002)
+
+
+class GatedEngine(LocalEngine):
+    """An engine whose sentences are rendered by a fake that waits for the test's go-ahead and counts overlap."""
+
+    sample_rate = 22050  # no model is loaded
+
+    def __init__(self, **pool):
+        super().__init__(**pool)
+        self.gate = threading.Event()
+        self.lock = threading.Lock()
+        self.active = 0
+        self.most_active = 0
+        self.rendered: list[str] = []
+        self.fail_on: str | None = None
+
+    def _render_piece(self, piece, profile, rate):
+        with self.lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        try:
+            if not self.gate.wait(DEADLINE):
+                raise AssertionError("the test never opened the gate")
+            if piece == self.fail_on:
+                raise RuntimeError("render failed")
+            with self.lock:
+                self.rendered.append(piece)
+            return [np.full(100, 0.1, dtype=np.float32)]
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def _drain(engine: LocalEngine, text: str, results: list, errors: list) -> None:
+    try:
+        results.append(len(list(engine.render(text, None))))
+    except BaseException as exc:  # reported by the test
+        errors.append(exc)
+
+
+def test_pool_never_runs_more_renders_than_workers():
+    engine = GatedEngine(workers=2, queue=10, queue_timeout=DEADLINE)
+    results: list[int] = []
+    errors: list[BaseException] = []
+    threads = [
+        threading.Thread(target=_drain, args=(engine, f"Request {i} first. Request {i} second.", results, errors))
+        for i in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    _wait_until(lambda: engine.active == 2 and engine.pool.waiting == 4, "two render and four wait")
+    assert engine.pool.running == 2
+    engine.gate.set()
+    for thread in threads:
+        thread.join(DEADLINE)
+    assert not errors and results == [2] * 6
+    assert engine.most_active == 2  # never more than the pool's workers at once
+    assert engine.pool.running == 0 and engine.pool.waiting == 0
+
+
+def test_full_queue_is_busy_and_a_queued_request_proceeds_when_a_slot_frees():
+    engine = GatedEngine(workers=1, queue=1, queue_timeout=DEADLINE)
+    first: list[int] = []
+    queued: list[int] = []
+    errors: list[BaseException] = []
+    a = threading.Thread(target=_drain, args=(engine, "First request.", first, errors))
+    a.start()
+    _wait_until(lambda: engine.active == 1, "the first request renders")
+    b = threading.Thread(target=_drain, args=(engine, "Queued request.", queued, errors))
+    b.start()
+    _wait_until(lambda: engine.pool.waiting == 1, "the second request waits")
+    with pytest.raises(EngineBusy) as busy:  # the queue (1) is full: turned away at once, before any audio
+        next(engine.render("One too many.", None))
+    assert busy.value.status == 503 and busy.value.code == "voice_engine_busy"
+    assert busy.value.headers["Retry-After"].isdigit()
+    engine.gate.set()  # the first request finishes; its slot goes to the queued one
+    a.join(DEADLINE)
+    b.join(DEADLINE)
+    assert not errors and first == [1] and queued == [1]
+    assert engine.rendered == ["First request.", "Queued request."]
+    assert engine.pool.running == 0 and engine.pool.waiting == 0
+
+
+def test_wait_for_a_slot_times_out_with_busy_and_leaves_no_ticket():
+    pool = RenderPool(workers=1, queue=5, timeout=0.01)
+    with pool.slot():
+        with pytest.raises(EngineBusy):
+            with pool.slot():
+                raise AssertionError("a second slot was handed out")
+        assert pool.waiting == 0 and pool.running == 1
+    assert pool.running == 0
+    with pool.slot():  # and the pool still works
+        assert pool.running == 1
+
+
+def test_slot_is_released_when_a_stream_is_closed_early_or_fails():
+    engine = GatedEngine(workers=1, queue=0, queue_timeout=DEADLINE)
+    engine.gate.set()
+    stream = engine.render("One. Two. Three.", None)
+    next(stream)
+    assert engine.pool.running == 0  # no slot is held while a sentence is handed on (slow or gone readers)
+    stream.close()  # the client went away
+    assert engine.pool.running == 0 and engine.pool.waiting == 0
+
+    engine.fail_on = "Two."
+    with pytest.raises(RuntimeError, match="render failed"):
+        list(engine.render("One. Two. Three.", None))
+    assert engine.pool.running == 0 and engine.pool.waiting == 0
+    assert len(list(engine.render("Still works.", None))) == 1
+
+
+def test_a_stream_already_speaking_waits_for_its_next_sentence_instead_of_failing():
+    engine = GatedEngine(workers=1, queue=0, queue_timeout=DEADLINE)
+    engine.gate.set()
+    stream = engine.render("One. Two.", None)
+    next(stream)
+    results: list[int] = []
+    errors: list[BaseException] = []
+    with engine.pool.slot():  # someone else renders now, and the queue holds no one
+        rest = threading.Thread(target=lambda: results.append(len(list(stream))))
+        rest.start()
+        _wait_until(lambda: engine.pool.waiting == 1, "the second sentence waits for the slot")
+        with pytest.raises(EngineBusy):  # a new request is turned away ...
+            next(engine.render("New.", None))
+    rest.join(DEADLINE)  # ... but the stream that had started goes on
+    assert results == [1] and not errors
+
+
+def test_engine_settings_defaults_and_limits():
+    settings = load_settings({}, env={})
+    assert settings.local_engine_workers == default_engine_workers() >= 1
+    assert settings.local_engine_queue == 32 and settings.local_engine_queue_timeout == 30.0
+    assert settings.local_engine_threads == min(default_engine_workers(), 4)
+    custom = load_settings(
+        {
+            "LOCAL_ENGINE_WORKERS": "3",
+            "LOCAL_ENGINE_QUEUE": "0",
+            "LOCAL_ENGINE_QUEUE_TIMEOUT": "2.5",
+            "LOCAL_ENGINE_THREADS": "1",
+        },
+        env={},
+    )
+    assert (custom.local_engine_workers, custom.local_engine_queue, custom.local_engine_queue_timeout) == (3, 0, 2.5)
+    assert custom.local_engine_threads == 1
+    invalid = (
+        ("LOCAL_ENGINE_WORKERS", "0"),
+        ("LOCAL_ENGINE_QUEUE", "-1"),
+        ("LOCAL_ENGINE_QUEUE_TIMEOUT", "x"),
+        ("LOCAL_ENGINE_THREADS", "0"),
+    )
+    for name, value in invalid:
+        with pytest.raises(ConfigError, match=name):
+            load_settings({name: value}, env={})
+
+
+@pytest.fixture
+def busy_app(tmp_path):
+    data_dir = tmp_path / "data"
+    app = create_app(
+        {
+            "DATA_DIR": str(data_dir),
+            "VOICE_PROVIDER": "local",
+            "LOCAL_ENGINE_WORKERS": 1,
+            "LOCAL_ENGINE_QUEUE": 0,
+            "LOCAL_ENGINE_THREADS": 1,
+            "LOG_LEVEL": "WARNING",
+        },
+        environ={},
+        db_client=mongomock.MongoClient(tz_aware=True),
+    )
+    return app, data_dir
+
+
+def test_full_queue_answers_503_through_the_api(busy_app):
+    app, data_dir = busy_app
+    client = app.test_client()
+    pool = app.extensions["echo"].voices.providers["local"].engine.pool
+    engine = app.extensions["echo"].voices.providers["local"].engine
+    assert (pool.workers, pool.queue, engine.threads) == (1, 0, 1)
+    user = client.post("/api/users/local|busy").json["user"]
+    reference = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "voices" / "slt_female_us.wav"
+    with pool.slot():  # the one render slot is taken and no one may queue
+        spoken = client.post("/api/synthesize", json={"text": "Hello there.", "user_id": user, "format": "mp3"})
+        assert spoken.status_code == 503
+        assert spoken.json == {
+            "success": False,
+            "error": "voice_engine_busy",
+            "message": "The voice engine is busy; try again in a few seconds.",
+        }
+        # 5 s from the engine; Flask-Limiter raises it to its own window's reset when that comes later
+        assert int(spoken.headers["Retry-After"]) >= 5
+        assert files_under(data_dir / "audio") == [] and files_under(data_dir / "tmp") == []
+        if reference.is_file():  # cloning analyses the recording in a slot too
+            created = upload(client, reference.read_bytes(), user_id=user, name="Busy")
+            assert created.status_code == 503 and created.json["error"] == "voice_engine_busy"
+            assert files_under(data_dir / "voices") == []
+    spoken = client.post("/api/synthesize", json={"text": "Hello there.", "user_id": user, "format": "mp3"})
+    assert spoken.status_code == 200, spoken.json  # free again: the same request goes through
+    assert pool.running == 0 and pool.waiting == 0
+
+
+def test_idle_pool_hands_memory_back_once_work_stops():
+    idle = threading.Event()
+    pool = RenderPool(workers=1, queue=0, timeout=DEADLINE, on_idle=idle.set, idle_delay=0.0)
+    with pool.slot():
+        assert not idle.is_set()  # never while work is going on
+    assert idle.wait(DEADLINE)
+
+
+def test_release_memory_on_the_real_engine(provider):
+    provider.engine.release_memory()  # a tiny run with arena shrinkage, then malloc_trim
+    data, _ = _collect(provider.synthesize(text="Still speaking.", reference_id=None, fmt="pcm"))
+    assert len(data) > 22050

@@ -46,15 +46,15 @@ class FakeProvider:
 def api_app(tmp_path_factory):
     return create_app(
         {
-            "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(tmp_path_factory.mktemp("openapi-data")),
-            "DB_CLIENT": mongomock.MongoClient(tz_aware=True),
             "VOICE_PROVIDER": "local",
-            "VOICE_PROVIDERS": {"local": FakeProvider()},
             "UPLOAD_RATE_LIMIT": "100000 per minute",
             "SYNTHESIZE_RATE_LIMIT": "100000 per minute",
             "LOG_LEVEL": "ERROR",
-        }
+        },
+        environ={},
+        db_client=mongomock.MongoClient(tz_aware=True),
+        providers={"local": FakeProvider()},
     )
 
 

@@ -16,12 +16,9 @@ from tests.conftest import fetch, files_under, upload
 def local_client(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("local-flow")
     app = create_app(
-        {
-            "IGNORE_ENVIRONMENT": True,
-            "DATA_DIR": str(data_dir),
-            "DB_CLIENT": mongomock.MongoClient(tz_aware=True),
-            "LOG_LEVEL": "WARNING",
-        }
+        {"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"},
+        environ={},
+        db_client=mongomock.MongoClient(tz_aware=True),
     )
     return app.test_client(), data_dir
 

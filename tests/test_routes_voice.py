@@ -204,7 +204,7 @@ def test_upload_links_echo(client, fish, user_id, wav_bytes):
 
 
 def test_voice_routes_without_provider_say_how_to_configure(make_app, wav_bytes, monkeypatch):
-    client = make_app(VOICE_PROVIDER="fish", FISH_AUDIO_API_KEY="", VOICE_PROVIDERS={}).test_client()
+    client = make_app(VOICE_PROVIDER="fish", FISH_AUDIO_API_KEY="", providers={}).test_client()
     user = client.post("/api/users/local|nobody-configured").json["user"]
     for response in (upload(client, wav_bytes, user_id=user), client.post("/api/synthesize", json={"text": "hi"})):
         assert response.status_code == 503
@@ -321,7 +321,7 @@ def test_synthesize_retries_5xx_a_bounded_number_of_times(client, fish, slept):
 
 
 def test_synthesize_a_voice_from_an_unavailable_provider_is_409(make_app):
-    client = make_app(VOICE_PROVIDERS={}).test_client()
+    client = make_app(providers={}).test_client()
     response = client.post("/api/synthesize", json={"text": "Hi", "reference_id": FISH_MODEL_ID})
     assert response.status_code == 409
     assert "FISH_AUDIO_API_KEY" in response.json["message"]

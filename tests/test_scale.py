@@ -28,9 +28,7 @@ def make_live_app(fake, data_dir, monkeypatch):
 
     def factory(**overrides):
         config = {
-            "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(data_dir),
-            "DB_CLIENT": mongomock.MongoClient(tz_aware=True),
             "VOICE_PROVIDER": "fish",
             "FISH_AUDIO_API_KEY": "fake-key-for-tests-000",
             "FISH_AUDIO_API_URL": fake.url,
@@ -41,7 +39,7 @@ def make_live_app(fake, data_dir, monkeypatch):
             "LOG_LEVEL": "WARNING",
         }
         config.update(overrides)
-        return create_app(config)
+        return create_app(config, environ={}, db_client=mongomock.MongoClient(tz_aware=True))
 
     return factory
 
@@ -125,26 +123,6 @@ def test_a_deleted_voice_takes_its_cache_entries(client, fake, wav_bytes, data_d
     assert files_under(data_dir / "cache") == []
     assert client.get(first["audio_url"]).status_code == 404 and client.get(cached["audio_url"]).status_code == 404
     assert files_under(data_dir / "audio") == []  # its generated audio went too
-
-
-def test_cache_is_bounded_least_recently_used_first(tmp_path):
-    import os
-
-    from backend.audio_cache import AudioCache
-    from backend.storage import StoredFile
-
-    cache = AudioCache(tmp_path / "cache", max_bytes=10_000)
-    source = tmp_path / "one.mp3"
-    source.write_bytes(b"x" * 1000)
-    for index, key in enumerate(("a", "b", "c")):
-        cache.add(StoredFile.at(source), "voice", key, "mp3")
-        path = cache.lookup("voice", key, "mp3").path
-        os.utime(path, (time.time() - 100 + index, time.time() - 100 + index))
-    cache.lookup("voice", "a", "mp3")  # a is used again: b is now the oldest
-    cache.max_bytes = 2500
-    assert cache.evict() == 1
-    assert cache.lookup("voice", "b", "mp3") is None
-    assert cache.lookup("voice", "a", "mp3") is not None and cache.lookup("voice", "c", "mp3") is not None
 
 
 # -- concurrency ----------------------------------------------------------------------------------

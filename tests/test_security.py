@@ -197,10 +197,10 @@ def test_generated_audio_is_deleted_after_the_retention_time(client, fish, app, 
     url = client.post("/api/synthesize", json={"text": "hi"}).json["audio_url"]
     (path,) = files_under(data_dir / "audio")
     services = app.extensions["echo"]
-    assert services.purge_old_audio(force=True) == 0  # still fresh
+    assert services.upkeep.purge_old_audio(force=True) == 0  # still fresh
     old = time.time() - services.settings.audio_retention_hours * 3600 - 60
     os.utime(path, (old, old))
-    assert services.purge_old_audio(force=True) == 1
+    assert services.upkeep.purge_old_audio(force=True) == 1
     assert not path.exists() and client.get(url).status_code == 404
     assert services.db.audio_names(user_id=None) == []
 
@@ -213,7 +213,7 @@ def test_rate_limits_are_shared_through_mongodb_and_survive_its_outage(make_app,
     from tests.test_database import closed_port
 
     app = make_app(
-        DB_CLIENT=None,
+        db_client=None,
         MONGODB_URI=f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
         MONGODB_TIMEOUT_MS=100,
         AUDIO_STORE="files",

@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from backend.database import DatabaseManager
-from backend.routes import system
-from backend.server import OneLineRecords, install_log_escaping
+from backend.logs import SafeLogRecords, install_gunicorn_log_escaping
+from backend.services import health
 from tests.e2e.conftest import free_port, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -302,7 +302,7 @@ def test_client_text_cannot_start_a_log_line(gunicorn_server):
 
 
 def test_gunicorns_log_lines_escape_control_characters():
-    install_log_escaping()
+    install_gunicorn_log_escaping()
     logger = logging.getLogger("gunicorn.error")
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -318,7 +318,7 @@ def test_gunicorns_log_lines_escape_control_characters():
         logger.removeHandler(handler)
         for name in ("gunicorn.error", "gunicorn.access"):
             named = logging.getLogger(name)
-            for f in [f for f in named.filters if isinstance(f, OneLineRecords)]:
+            for f in [f for f in named.filters if isinstance(f, SafeLogRecords)]:
                 named.removeFilter(f)
     lines = stream.getvalue().splitlines()
     assert lines[0] == r"[WARNING] Invalid request from ip=127.0.0.1: a\r\n[INFO] forged \x1b[31m\u2028x"
@@ -423,19 +423,19 @@ def timed_health(client) -> dict:
 def test_health_answers_at_once_while_mongodb_is_down_and_the_provider_hangs(tmp_path, monkeypatch):
     from backend.api_server import create_app
 
-    monkeypatch.setattr(system, "CHECK_TIMEOUT_SECONDS", 2.0)
+    monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 2.0)
     provider = HangingProvider()
     app = create_app(
         {
-            "IGNORE_ENVIRONMENT": True,
             "DATA_DIR": str(tmp_path),
             "MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",  # nothing listens
             "MONGODB_TIMEOUT_MS": 1500,  # longer than /health waits
             "AUDIO_STORE": "files",
             "RATELIMIT_STORAGE_URI": "memory://",
-            "VOICE_PROVIDERS": {"hanging": provider},
             "LOG_LEVEL": "ERROR",
-        }
+        },
+        environ={},
+        providers={"hanging": provider},
     )
     client = app.test_client()
     try:

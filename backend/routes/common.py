@@ -1,108 +1,20 @@
-"""What every route needs: the app's services, request parsing and validation, the caller's identity."""
+"""What every route needs: request parsing and validation, the caller's identity, what a caller may see."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
-from flask import current_app, g, request
+from flask import g, request
 
 from backend import inputs
-from backend.config import Settings
-from backend.database import DatabaseManager
-from backend.errors import BadRequest, Conflict, DatabaseUnavailable, Forbidden, NotFound, ProviderError
-from backend.links import AudioLinks
-from backend.recovery import UnsavedVoiceModels, sweep_grace, sweep_unreferenced
-from backend.storage import AudioStore
-from backend.voice_service import VoiceServiceWrapper
+from backend.errors import BadRequest, Forbidden, NotFound
+from backend.services import services
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 200
-PURGE_EVERY_SECONDS = 3600
-
-
-@dataclass
-class Services:
-    settings: Settings
-    db: DatabaseManager
-    voices: VoiceServiceWrapper
-    store: AudioStore  # or a GridAudioStore, which has the same face
-    links: AudioLinks
-    _last_purge: float = 0.0
-    _purge_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def purge_old_audio(self, *, force: bool = False) -> int:
-        """Hourly upkeep (and at start): retry failed provider deletions, save voice records kept while the
-        database was away, remove temporaries of dead writers, drop audio past its retention."""
-        with self._purge_lock:
-            now = time.monotonic()
-            if not force and now - self._last_purge < PURGE_EVERY_SECONDS:
-                return 0
-            self._last_purge = now
-        self.voices.retry_pending_deletions()
-        self.save_unsaved_voice_models()
-        self.store.remove_stale_temporaries()
-        try:
-            gone = self.store.purge_outputs(self.settings.audio_retention_hours * 3600)
-        except DatabaseUnavailable:
-            log.info("audio in the database is purged at the next hourly pass")
-            return 0
-        if gone:
-            try:
-                self.db.forget_audio(gone)
-            except DatabaseUnavailable:
-                log.info("purged %d audio files; their records go with the next purge", len(gone))
-        return len(gone)
-
-    def unsaved_voice_models(self) -> UnsavedVoiceModels:
-        """The outage journal: voice records that wait for the database (DATA_DIR/unsaved_voice_models.json)."""
-        return UnsavedVoiceModels(self.settings.data_dir)
-
-    def save_unsaved_voice_models(self) -> tuple[int, int]:
-        """Save the journaled voice records now that the database may answer; (saved, still waiting)."""
-        return self.unsaved_voice_models().save_all(self.db, self._discard_unsaved_voice)
-
-    def _discard_unsaved_voice(self, record: dict) -> bool:
-        """Delete a journaled voice whose user is gone: at its provider, with its recordings."""
-        try:
-            self.voices.delete(
-                record["model_id"],
-                provider_name=record.get("provider"),
-                recordings=voice_recordings(record),
-                outputs=[],
-            )
-        except (ProviderError, Conflict) as exc:
-            log.warning("could not delete voice %s yet (%s); retried at the next pass", record["model_id"], exc)
-            return False
-        return True
-
-    def sweep_leftovers(self) -> dict[str, int] | None:
-        """At start: remove recordings and local voice profiles no record points at (see backend.recovery)."""
-        profiles = getattr(self.voices.providers.get("local"), "profiles", None)
-        if profiles is None:
-            from backend.voice_profiles import DatabaseProfiles, FileProfiles
-
-            profiles = (
-                DatabaseProfiles(self.db)
-                if self.store.kind == "gridfs"
-                else FileProfiles(self.settings.data_dir / "voices")
-            )
-        return sweep_unreferenced(
-            db=self.db,
-            store=self.store,
-            profiles=profiles,
-            journal=self.unsaved_voice_models(),
-            grace=sweep_grace(self.db, self.store),
-        )
-
-
-def services() -> Services:
-    return current_app.extensions["echo"]
 
 
 def json_body() -> dict[str, Any]:
@@ -257,24 +169,3 @@ def public_voice_model(record: dict | None) -> dict | None:
         out["consent"] = {k: v for k, v in consent.items() if k != "recording"}
         out["consent"]["has_recording"] = bool(consent.get("recording"))
     return out
-
-
-def voice_recordings(record: dict) -> list[str]:
-    """Storage keys of a voice model's recordings: the reference and the optional consent recording."""
-    consent = record.get("consent") if isinstance(record.get("consent"), dict) else {}
-    return [key for key in (record.get("reference_audio"), consent.get("recording")) if key]
-
-
-def remove_voice_model(record: dict) -> None:
-    """Delete a voice everywhere: at its provider, its recordings, cache and generated audio, then the record.
-
-    In this order, so that a failure part-way (the provider down) leaves the record for a retry.
-    """
-    svc = services()
-    model_id = record["model_id"]
-    outputs = svc.db.audio_names(model_id=model_id)
-    svc.voices.delete(
-        model_id, provider_name=record.get("provider"), recordings=voice_recordings(record), outputs=outputs
-    )
-    svc.db.forget_audio(outputs)
-    svc.db.delete_voice_model(model_id)

@@ -9,7 +9,8 @@ from flask import Blueprint, current_app, g, request
 from backend import inputs
 from backend.auth import forget_subject
 from backend.errors import BadRequest, Forbidden, NotFound
-from backend.routes.common import caller_id, remove_voice_model, services, text_field
+from backend.routes.common import caller_id, services, text_field
+from backend.services.deletion import delete_account
 
 bp = Blueprint("users", __name__)
 
@@ -82,18 +83,6 @@ def delete_user(auth0_id: str):
         raise NotFound("No user with this id.")
     if caller_id(required=True) != user["_id"]:
         raise Forbidden("You may only delete your own account.")
-    voices = 0
-    while True:
-        models, _ = svc.db.list_voice_models(user["_id"], limit=100, offset=0)
-        if not models:
-            break
-        voices += len(models)
-        for record in models:
-            remove_voice_model(record)
-    for name in svc.db.audio_names(user_id=user["_id"]):
-        svc.store.delete_output(name)
-    svc.voices.forget_user_cache(user["_id"])
-    counts = svc.db.delete_user_data(user["_id"])
-    counts["voice_models"] += voices
+    counts = delete_account(svc, user["_id"])
     forget_subject(current_app, auth0_id)
     return {"success": True, "message": "The account and everything stored for it were deleted.", "deleted": counts}

@@ -8,8 +8,8 @@ from flask import Blueprint, Response, g, request, send_file, stream_with_contex
 from werkzeug.wsgi import wrap_file
 
 from backend.audio import OUTPUT_FORMATS
-from backend.database import utcnow
 from backend.errors import BadRequest, DatabaseUnavailable, NotFound, NoVoice, VoiceDeleted
+from backend.extensions import public, rate_limited
 from backend.routes.common import (
     caller_id,
     id_field,
@@ -21,18 +21,16 @@ from backend.routes.common import (
     text_field,
     voice_field,
 )
+from backend.services.cloning import CloneRequest, clone_voice
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
 
 CONSENT_YES = ("true", "yes", "1", "on")
-CONSENT_STATEMENT = (
-    "I confirm that the person whose voice this is (or whoever may decide for them) agreed to it being "
-    "cloned and used in Echo."
-)
 
 
 @bp.post("/api/upload-reference")
+@rate_limited("upload_rate_limit")
 def upload_reference():
     svc = services()
     upload = request.files.get("audio")
@@ -49,9 +47,6 @@ def upload_reference():
             "(or whoever may decide for them) agreed to this voice being cloned.",
             reason="consent_required",
         )
-    consent_upload = request.files.get("consent_audio")
-    warnings: list[str] = []
-
     db_ok = True
     try:
         require_user(user_id)
@@ -59,74 +54,22 @@ def upload_reference():
             owned(svc.db.get_echo(echo_id), user_id, "echo")
     except DatabaseUnavailable:
         db_ok = False
-    if svc.store.kind == "gridfs" and (not db_ok or svc.db.ping()["status"] != "ok"):
-        # The recording would be kept in the database: do not make a voice that cannot be kept.
-        raise DatabaseUnavailable("Recordings are kept in the database, which is unavailable; try again shortly.")
-
-    consent_key = svc.voices.keep_consent_recording(consent_upload.stream) if consent_upload else None
-    try:
-        cloned = svc.voices.clone(upload.stream, title=name, transcript=transcript)
-    except Exception:
-        svc.store.delete_reference(consent_key)
-        raise
-    voice = cloned.voice
     caller = g.get("caller")
-    record = {
-        "model_id": voice.model_id,
-        "reference_id": voice.model_id,
-        "user_id": user_id,
-        "name": name,
-        "provider": cloned.provider,
-        "echo_id": echo_id,
-        "file_type": cloned.info.container,
-        "duration_seconds": round(cloned.info.duration, 2),
-        "transcript": transcript,
-        "state": voice.state,
-        "details": voice.details,
-        "reference_audio": cloned.reference_key,
-        "visibility": "private",
-        "consent": {
-            "attested": True,
-            "statement": CONSENT_STATEMENT,
-            "attested_by": caller.auth0_id if caller else (str(user_id) if user_id else None),
-            "attested_at": utcnow(),
-            "recording": consent_key,
-        },
-    }
-    saved = None
-    if db_ok:
-        try:
-            saved = svc.db.save_voice_model(record)
-            if echo_id is not None:
-                svc.db.update_echo(echo_id, {"voice_model_id": voice.model_id})
-        except DatabaseUnavailable:
-            db_ok = False
-        except Exception:
-            svc.voices.forget(cloned)
-            svc.store.delete_reference(consent_key)
-            raise
-    if not db_ok and saved is None:
-        # The voice is live without a record: journal the record (DATA_DIR), saved once the database is back.
-        try:
-            svc.unsaved_voice_models().add(record)
-            warnings.append(
-                "The database is unavailable, so this voice model is not in your list yet; it is kept and "
-                f"appears in your list once the database is back. Until then, use it by its id ({voice.model_id})."
-            )
-        except Exception:  # the voice exists whatever happens to its record
-            log.exception("could not journal the record of voice %s", voice.model_id)
-            warnings.append(
-                "The database is unavailable, so this voice model was not saved to your list; "
-                f"keep its id ({voice.model_id}) to use it."
-            )
-    elif not db_ok:
-        warnings.append("The database became unavailable before this voice could be linked to its echo.")
-    if voice.state not in ("trained", "created"):
-        warnings.append(f"The provider reports the voice as '{voice.state}'; it may not be usable yet.")
-    if not transcript and cloned.provider == "fish":
-        warnings.append("No transcript was given; Fish.Audio works out what was said.")
-    if cloned.info.duration < 10:
-        warnings.append("Recordings of 10 to 30 seconds clone better than short ones.")
+    consent_upload = request.files.get("consent_audio")
+    result = clone_voice(
+        svc,
+        CloneRequest(
+            upload=upload.stream,
+            name=name,
+            transcript=transcript,
+            user_id=user_id,
+            attested_by=caller.auth0_id if caller else str(user_id),
+            consent_upload=consent_upload.stream if consent_upload else None,
+            echo_id=echo_id,
+            database_ok=db_ok,
+        ),
+    )
+    cloned, voice = result.cloned, result.cloned.voice
     return {
         "success": True,
         "model_id": voice.model_id,
@@ -134,12 +77,13 @@ def upload_reference():
         "name": name,
         "provider": cloned.provider,
         "duration_seconds": round(cloned.info.duration, 2),
-        "database_record": public_voice_model(saved),
-        "warnings": warnings,
+        "database_record": public_voice_model(result.record),
+        "warnings": result.warnings,
     }, 201
 
 
 @bp.post("/api/synthesize")
+@rate_limited("synthesize_rate_limit")
 def synthesize():
     svc = services()
     data = json_body()
@@ -174,10 +118,10 @@ def synthesize():
     progressive = data.get("progressive", False)
     if not isinstance(progressive, bool):
         raise BadRequest("'progressive' must be true or false.")
-    svc.purge_old_audio()
+    svc.upkeep.run_if_due()
     # The cache serves a voice only while its record says it exists (a voice deleted elsewhere, or not
     # checkable now, goes to the provider, which knows whether it still exists).
-    job = svc.voices.start_synthesis(
+    job = svc.speech.start(
         text=text,
         reference_id=reference_id,
         fmt=fmt,
@@ -187,15 +131,12 @@ def synthesize():
     )
     url = svc.links.url(job.name)
     if stream:
-        return _stream_response(job, url, caller)
+        return _stream_response(job, url)
     if progressive and not job.cached:
-        db = svc.db
-        svc.voices.finish_in_background(job, on_done=lambda: _record_audio(job.name, caller, reference_id, db))
+        svc.speech.finish_in_background(job)
         return _answer(job, url, text, complete=False)
     for _ in job:
         pass
-    if not job.cached:  # cache entries go with their voice or account, not with a record
-        _record_audio(job.name, caller, reference_id)
     return _answer(job, url, text, complete=True)
 
 
@@ -229,20 +170,11 @@ def _answer(job, url: str, text: str, *, complete: bool) -> dict:
     return body
 
 
-def _record_audio(name: str, caller, reference_id: str | None, db=None) -> None:
-    try:
-        (db or services().db).record_audio(name, user_id=caller, model_id=reference_id)
-    except DatabaseUnavailable:
-        log.info("audio %s not recorded (database unavailable); retention removes it", name)
-
-
-def _stream_response(job, url: str, caller) -> Response:
+def _stream_response(job, url: str) -> Response:
     """The audio itself, sent while it is produced (chunked); it is stored too, at X-Audio-Url once complete."""
 
     def generate():
         yield from job
-        if not job.cached:
-            _record_audio(job.name, caller, job.reference_id)
 
     headers = {
         "X-Audio-Url": url,
@@ -255,16 +187,17 @@ def _stream_response(job, url: str, caller) -> Response:
 
 
 @bp.get("/api/audio/<name>")
+@public
 def get_audio(name: str):
     svc = services()
     svc.links.check(name, request.args.get("sig"))
-    stored = svc.voices.stored_audio(name)
+    stored = svc.speech.stored_audio(name)
     if stored is None:
-        growing = svc.voices.follow_audio(name)
+        growing = svc.speech.follow_audio(name)
         if growing is not None:  # still being spoken: follow it as it grows
             mimetype = OUTPUT_FORMATS[name.rsplit(".", 1)[1]]
             return Response(growing, mimetype=mimetype, headers={"Cache-Control": "no-store"})
-        stored = svc.voices.stored_audio(name)  # finished between the two looks
+        stored = svc.speech.stored_audio(name)  # finished between the two looks
         if stored is None:
             raise NotFound("No audio with this name.")
     mimetype = OUTPUT_FORMATS[name.rsplit(".", 1)[1]]  # names are <token>.<format>

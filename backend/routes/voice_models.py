@@ -11,10 +11,10 @@ from backend.routes.common import (
     owned,
     page_args,
     public_voice_model,
-    remove_voice_model,
     require_user,
     services,
 )
+from backend.services.deletion import delete_voice
 
 bp = Blueprint("voice_models", __name__)
 
@@ -47,7 +47,7 @@ def delete_voice_model(model_id: str):
     """Delete everywhere; a retry after a failure part-way finishes the job."""
     model_id = inputs.voice_id(model_id, "model_id")
     record = owned(services().db.get_voice_model(model_id), caller_id(required=True), "voice model")
-    remove_voice_model(record)
+    delete_voice(services(), record)
     return {"success": True, "message": f"Voice model '{record.get('name')}' ({model_id}) was deleted."}
 
 

@@ -76,3 +76,69 @@ export function announce(text) {
     }, 6000);
   }, 30);
 }
+
+// ---- forms ------------------------------------------------------------------------------------
+
+/** Say next to a form what is wrong, and put the focus on the control it is about. */
+export function fieldError(message, text, control) {
+  showMessage(message, "error", text);
+  if (control) control.focus();
+}
+
+/** A required text field's value, trimmed; when it is empty, "" after saying `text` and focusing the field. */
+export function requiredValue(field, message, text) {
+  const value = field.value.trim();
+  if (!value) fieldError(message, text, field);
+  return value;
+}
+
+/** Run `work` with the form busy (its submit buttons disabled) until it settles, however it ends. */
+export async function whileBusy(form, work) {
+  setBusy(form, true);
+  try {
+    return await work();
+  } finally {
+    setBusy(form, false);
+  }
+}
+
+/** Ctrl/Cmd+Enter in a text box submits its form, as in many chat boxes. */
+export function submitOnCtrlEnter(field) {
+  field.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) field.form.requestSubmit();
+  });
+}
+
+/** Choose `value` in a select if one of its options offers it (and is not disabled); says whether it did. */
+export function selectIfOffered(select, value) {
+  const offered = [...select.options].some((option) => option.value === value && !option.disabled);
+  if (offered) select.value = value;
+  return offered;
+}
+
+// ---- lists ------------------------------------------------------------------------------------
+
+/** A small button in a list: kind is "secondary" or "danger"; its aria-label names what it acts on. */
+export function actionButton(kind, text, label, onclick, props = {}) {
+  return h(
+    "button",
+    { type: "button", ...props, className: `button ${kind} small`, "aria-label": label, onclick },
+    text,
+  );
+}
+
+/** A row of a list of voices or echos: its title, a line about it, its actions, then anything below them. */
+export function listItem(props, title, meta, actions, ...below) {
+  return h(
+    "li",
+    props,
+    h(
+      "div",
+      { className: "item-main" },
+      h("p", { className: "item-title" }, title),
+      h("p", { className: "item-meta" }, meta),
+    ),
+    h("div", { className: "item-actions" }, actions),
+    below,
+  );
+}

@@ -1,10 +1,24 @@
 // Echos (personas on a cloned voice) and the conversation of the open one.
 // The open echo lives in the address (#echo=<id>), so a reload or a shared link reopens it.
 
+import { confirmAndDelete, sendForm } from "./actions.js";
 import { api, messageOf } from "./api.js";
-import { announce, byId, h, setBusy, showMessage, timeElement } from "./dom.js";
+import {
+  actionButton,
+  announce,
+  byId,
+  fieldError,
+  h,
+  listItem,
+  requiredValue,
+  selectIfOffered,
+  showMessage,
+  submitOnCtrlEnter,
+  timeElement,
+  whileBusy,
+} from "./dom.js";
 import { playIn, speakAsEcho } from "./speak.js";
-import { emit, on, state, voiceName } from "./state.js";
+import { echoOfVoice, emit, on, state, voiceName } from "./state.js";
 import { loadVoices } from "./voices.js";
 
 let openEcho = null;
@@ -43,9 +57,7 @@ function rebuildKeeping(container, build) {
   build();
   for (const [id, value] of chosen) {
     const select = byId(id);
-    if (select && container.contains(select) && [...select.options].some((o) => o.value === value && !o.disabled)) {
-      select.value = value;
-    }
+    if (select && container.contains(select)) selectIfOffered(select, value);
   }
   if (!activeId) return;
   // The focused control may be gone (a voice list that changed): stay in the same part of the page.
@@ -58,10 +70,7 @@ function rebuildKeeping(container, build) {
 
 /** The other echo a voice already speaks for (the server refuses to share a voice), or null. */
 function otherEchoOf(voice, echo) {
-  const other =
-    state.echos.find((e) => voice.echo_id && e._id === voice.echo_id) ||
-    state.echos.find((e) => e.voice_model_id === voice.model_id) ||
-    null;
+  const other = echoOfVoice(voice);
   return other && other._id !== echo._id ? other : null;
 }
 
@@ -128,31 +137,30 @@ async function chooseVoice(event, echo, idBase) {
   const inConversation = Boolean(form.closest("#conversation-section"));
   const modelId = byId(`${idBase}-select`).value;
   if (!modelId) {
-    showMessage(byId(`${idBase}-message`), "error", "Choose one of your voices first.");
-    byId(`${idBase}-select`).focus();
+    fieldError(byId(`${idBase}-message`), "Choose one of your voices first.", byId(`${idBase}-select`));
     return;
   }
-  setBusy(form, true);
-  try {
-    const { echo: updated } = await api.patch(`/api/echo/${encodeURIComponent(echo._id)}`, { voice_model_id: modelId });
-    const text = `${updated.name} now speaks in the voice “${voiceName(modelId) || "you chose"}”.`;
-    replaceEcho(updated);
-    showMessage(byId(inConversation ? "conversation-message" : "echo-message"), "success", text);
-    announce(text);
-    if (inConversation) byId("conversation-title").focus();
-    else {
-      const open = byId(`echo-${updated._id}-open`);
-      if (open) open.focus();
+  const path = `/api/echo/${encodeURIComponent(echo._id)}`;
+  await whileBusy(form, async () => {
+    try {
+      const { echo: updated } = await api.patch(path, { voice_model_id: modelId });
+      const text = `${updated.name} now speaks in the voice “${voiceName(modelId) || "you chose"}”.`;
+      replaceEcho(updated);
+      showMessage(byId(inConversation ? "conversation-message" : "echo-message"), "success", text);
+      announce(text);
+      if (inConversation) byId("conversation-title").focus();
+      else {
+        const open = byId(`echo-${updated._id}-open`);
+        if (open) open.focus();
+      }
+      await loadVoices(); // the voices' links to echos changed
+    } catch (error) {
+      // The form may have been redrawn meanwhile: find its message box again.
+      const message = byId(`${idBase}-message`);
+      if (message) showMessage(message, "error", `Could not change the voice: ${messageOf(error)}`);
+      if (error.status === 404) loadVoices(); // that voice is gone
     }
-    await loadVoices(); // the voices' links to echos changed
-  } catch (error) {
-    // The form may have been redrawn meanwhile: find its message box again.
-    const message = byId(`${idBase}-message`);
-    if (message) showMessage(message, "error", `Could not change the voice: ${messageOf(error)}`);
-    if (error.status === 404) loadVoices(); // that voice is gone
-  } finally {
-    setBusy(form, false);
-  }
+  });
 }
 
 /** The server says the echo cannot speak (409 voice_deleted / no_voice): record it and show the notice. */
@@ -192,18 +200,11 @@ function echoItem(echo) {
   const isOpen = openEcho && openEcho._id === echo._id;
   const voice = voiceLabel(echo);
   const status = voiceStatus(echo);
-  return h(
-    "li",
+  return listItem(
     { className: isOpen ? "item current" : "item", dataset: { echoId: echo._id, voiceStatus: status } },
-    h(
-      "div",
-      { className: "item-main" },
-      h("p", { className: "item-title" }, echo.name),
-      h("p", { className: "item-meta" }, voice ? `${voice} · created ` : "created ", timeElement(echo.created_at)),
-    ),
-    h(
-      "div",
-      { className: "item-actions" },
+    echo.name,
+    [voice ? `${voice} · created ` : "created ", timeElement(echo.created_at)],
+    [
       h(
         "a",
         {
@@ -215,18 +216,10 @@ function echoItem(echo) {
         },
         "Open",
       ),
-      h(
-        "button",
-        {
-          type: "button",
-          id: `echo-${echo._id}-delete`,
-          className: "button danger small",
-          "aria-label": `Delete echo ${echo.name}`,
-          onclick: () => deleteEcho(echo),
-        },
-        "Delete",
-      ),
-    ),
+      actionButton("danger", "Delete", `Delete echo ${echo.name}`, () => deleteEcho(echo), {
+        id: `echo-${echo._id}-delete`,
+      }),
+    ],
     status === "ready" ? null : voiceNotice(echo, `echo-${echo._id}-voice`),
   );
 }
@@ -254,41 +247,30 @@ async function submitEcho(event) {
   event.preventDefault();
   const form = byId("echo-form");
   const message = byId("echo-message");
-  const name = byId("echo-name").value.trim();
-  if (!name) {
-    showMessage(message, "error", "Give the echo a name.");
-    byId("echo-name").focus();
-    return;
-  }
+  const name = requiredValue(byId("echo-name"), message, "Give the echo a name.");
+  if (!name) return;
   const body = { name, persona_prompt: byId("echo-prompt").value.trim() };
   const voiceId = byId("echo-voice").value;
   if (voiceId) body.voice_model_id = voiceId;
-  setBusy(form, true);
-  try {
+  await sendForm(form, message, async () => {
     const { echo } = await api.post("/api/echo", body);
     form.reset();
     showMessage(message, "success", `Echo “${echo.name}” created. Its conversation is open below.`);
     announce(`Echo ${echo.name} created.`);
     await Promise.all([loadEchos(), loadVoices()]);
     window.location.hash = `echo=${echo._id}`;
-  } catch (error) {
-    showMessage(message, "error", messageOf(error));
-  } finally {
-    setBusy(form, false);
-  }
+  });
 }
 
-async function deleteEcho(echo) {
-  if (!window.confirm(`Delete the echo “${echo.name}” and its whole conversation? Its voice is kept.`)) return;
-  try {
-    const body = await api.del(`/api/echo/${encodeURIComponent(echo._id)}`);
+function deleteEcho(echo) {
+  const question = `Delete the echo “${echo.name}” and its whole conversation? Its voice is kept.`;
+  const message = byId("echo-message");
+  return confirmAndDelete(question, `/api/echo/${encodeURIComponent(echo._id)}`, message, echo.name, async (body) => {
     if (openEcho && openEcho._id === echo._id) closeConversation();
-    showMessage(byId("echo-message"), "success", body.message || `Echo “${echo.name}” deleted.`);
+    showMessage(message, "success", body.message || `Echo “${echo.name}” deleted.`);
     announce(`Echo ${echo.name} deleted.`);
     await Promise.all([loadEchos(), loadVoices()]);
-  } catch (error) {
-    showMessage(byId("echo-message"), "error", `Could not delete “${echo.name}”: ${messageOf(error)}`);
-  }
+  });
 }
 
 // ---- the conversation -----------------------------------------------------------------------
@@ -302,16 +284,9 @@ function personaLine(echo) {
 function messageItem(message) {
   const mine = message.role === "user";
   const speaker = mine ? "You" : openEcho.name;
-  const hear = mine ? null : h(
-    "button",
-    {
-      type: "button",
-      className: "button secondary small",
-      "aria-label": `Hear this message in ${openEcho.name}'s voice`,
-      onclick: (event) => hearMessage(message, event.currentTarget),
-    },
-    "Hear",
-  );
+  const label = `Hear this message in ${openEcho.name}'s voice`;
+  const hearIt = (event) => hearMessage(message, event.currentTarget);
+  const hear = mine ? null : actionButton("secondary", "Hear", label, hearIt);
   return h(
     "li",
     { className: mine ? "message from-user" : "message from-echo", dataset: { messageId: message._id } },
@@ -405,14 +380,9 @@ async function submitMessage(event) {
   if (!openEcho) return;
   const form = byId("message-form");
   const status = byId("message-message");
-  const content = byId("message-content").value.trim();
-  if (!content) {
-    showMessage(status, "error", "Type a message first.");
-    byId("message-content").focus();
-    return;
-  }
-  setBusy(form, true);
-  try {
+  const content = requiredValue(byId("message-content"), status, "Type a message first.");
+  if (!content) return;
+  await sendForm(form, status, async () => {
     await api.post(`/api/conversation/${encodeURIComponent(openEcho._id)}`, {
       role: byId("message-role").value,
       content,
@@ -423,11 +393,7 @@ async function submitMessage(event) {
     renderMessages(messages || []);
     announce("Message added.");
     byId("message-content").focus();
-  } catch (error) {
-    showMessage(status, "error", messageOf(error));
-  } finally {
-    setBusy(form, false);
-  }
+  });
 }
 
 async function followHash({ focus = true } = {}) {
@@ -447,9 +413,7 @@ async function followHash({ focus = true } = {}) {
 export function setupEchos() {
   byId("echo-form").addEventListener("submit", submitEcho);
   byId("message-form").addEventListener("submit", submitMessage);
-  byId("message-content").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) byId("message-form").requestSubmit();
-  });
+  submitOnCtrlEnter(byId("message-content"));
   byId("conversation-close").addEventListener("click", () => {
     closeConversation();
     byId("echos-title").scrollIntoView({ block: "start" });

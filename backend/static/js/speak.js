@@ -1,7 +1,8 @@
 // Text to speech in a chosen voice: play it as soon as it is ready, offer a download.
 
-import { api, messageOf } from "./api.js";
-import { announce, byId, formatBytes, setBusy, showMessage } from "./dom.js";
+import { sendForm } from "./actions.js";
+import { api } from "./api.js";
+import { announce, byId, formatBytes, requiredValue, showMessage, submitOnCtrlEnter } from "./dom.js";
 import { providerName, voiceName } from "./state.js";
 
 const EXTENSIONS = { mp3: "mp3", wav: "wav", opus: "ogg", pcm: "pcm" };
@@ -51,18 +52,14 @@ async function submitSpeak(event) {
   event.preventDefault();
   const form = byId("speak-form");
   const message = byId("speak-message");
-  const text = byId("speak-text").value.trim();
   const voiceId = byId("speak-voice").value;
   const format = byId("speak-format").value;
-  if (!text) {
-    showMessage(message, "error", "Type the text to speak.");
-    byId("speak-text").focus();
-    return;
-  }
+  const text = requiredValue(byId("speak-text"), message, "Type the text to speak.");
+  if (!text) return;
   showMessage(message, "info", "Making the speech…");
-  setBusy(form, true);
   const audio = byId("speak-audio");
-  try {
+  const failed = () => announce("Speech failed.");
+  await sendForm(form, message, async () => {
     const result = await synthesize(text, voiceId, format);
     const playable = result.format !== "pcm";
     const download = byId("speak-download");
@@ -92,21 +89,13 @@ async function submitSpeak(event) {
       );
       announce("Speech ready to download.");
     }
-  } catch (error) {
-    showMessage(message, "error", messageOf(error));
-    announce("Speech failed.");
-  } finally {
-    setBusy(form, false);
-  }
+  }, failed);
 }
 
 export function setupSpeak() {
   byId("speak-form").addEventListener("submit", submitSpeak);
   byId("speak-text").addEventListener("input", updateCount);
-  byId("speak-text").addEventListener("keydown", (event) => {
-    // Ctrl/Cmd+Enter speaks, as in many chat boxes.
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) byId("speak-form").requestSubmit();
-  });
+  submitOnCtrlEnter(byId("speak-text")); // Ctrl/Cmd+Enter speaks
   byId("speak-audio").addEventListener("error", () => {
     if (byId("speak-audio").getAttribute("src")) {
       showMessage(byId("speak-message"), "error", "The browser could not play this audio; try the download link.");

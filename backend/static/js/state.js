@@ -21,6 +21,15 @@ export function voiceName(modelId) {
   return voice ? voice.name : null;
 }
 
+/** The echo a voice speaks for (the server lets a voice speak for one echo only), or null. */
+export function echoOfVoice(voice) {
+  return (
+    state.echos.find((e) => voice.echo_id && e._id === voice.echo_id) ||
+    state.echos.find((e) => e.voice_model_id === voice.model_id) ||
+    null
+  );
+}
+
 export const PROVIDER_NAMES = {
   local: "Local engine",
   fish: "Fish.Audio",

@@ -1,9 +1,22 @@
 // Cloning a voice (file or microphone) and the list of the user's voice models.
 
+import { confirmAndDelete, sendForm } from "./actions.js";
 import { api, messageOf, upload } from "./api.js";
-import { announce, byId, formatSeconds, h, setBusy, showMessage, timeElement } from "./dom.js";
+import {
+  actionButton,
+  announce,
+  byId,
+  fieldError,
+  formatSeconds,
+  h,
+  listItem,
+  requiredValue,
+  selectIfOffered,
+  showMessage,
+  timeElement,
+} from "./dom.js";
 import { formatClock, recordingUnsupportedReason, VoiceRecorder } from "./recorder.js";
-import { emit, providerName, state } from "./state.js";
+import { echoOfVoice, emit, providerName, state } from "./state.js";
 
 const PAGE_SIZE = 50;
 
@@ -120,18 +133,15 @@ async function submitClone(event) {
   event.preventDefault();
   const form = byId("clone-form");
   const message = byId("clone-message");
-  const name = byId("clone-name").value.trim();
   const file = source() === "mic" ? recorded : byId("clone-file").files[0];
-  const fail = (text, focus) => {
-    showMessage(message, "error", text);
-    if (focus) focus.focus();
-  };
+  const fail = (text, control) => fieldError(message, text, control);
   if (!file) {
     return source() === "mic"
       ? fail("Record your voice sample first.", byId("record-start"))
       : fail("Choose an audio file first.", byId("clone-file"));
   }
-  if (!name) return fail("Give the voice a name.", byId("clone-name"));
+  const name = requiredValue(byId("clone-name"), message, "Give the voice a name.");
+  if (!name) return;
   if (!byId("clone-consent").checked) {
     return fail("Confirm that you have the speaker's consent before cloning their voice.", byId("clone-consent"));
   }
@@ -144,10 +154,10 @@ async function submitClone(event) {
   data.set("consent", "true");
 
   showMessage(message, "", "");
-  setBusy(form, true);
   byId("clone-progress").hidden = false;
   setProgress(0, "Uploading… 0%");
-  try {
+  const failed = () => announce("Cloning failed.");
+  await sendForm(form, message, async () => {
     const result = await upload("/api/upload-reference", data, {
       onProgress: (fraction) =>
         fraction === null
@@ -165,38 +175,23 @@ async function submitClone(event) {
     byId("record-start").textContent = "Start recording";
     showSource();
     await loadVoices();
-    const select = byId("speak-voice");
-    if ([...select.options].some((o) => o.value === result.model_id)) select.value = result.model_id;
-  } catch (error) {
-    showMessage(message, "error", messageOf(error));
-    announce("Cloning failed.");
-  } finally {
-    byId("clone-progress").hidden = true;
-    setBusy(form, false);
-  }
+    selectIfOffered(byId("speak-voice"), result.model_id);
+  }, failed);
+  byId("clone-progress").hidden = true;
 }
 
 // ---- the list -------------------------------------------------------------------------------
-
-/** The echo this voice speaks for, if any. */
-function echoOf(voice) {
-  return (
-    state.echos.find((e) => voice.echo_id && e._id === voice.echo_id) ||
-    state.echos.find((e) => e.voice_model_id === voice.model_id) ||
-    null
-  );
-}
 
 function fillSelect(select, firstLabel, { skipLinked = false } = {}) {
   const current = select.value;
   const options = [h("option", { value: "" }, firstLabel)];
   for (const voice of state.voices) {
-    const taken = skipLinked && echoOf(voice) !== null;
+    const taken = skipLinked && echoOfVoice(voice) !== null;
     const label = taken ? `${voice.name} (has an echo)` : voice.name;
     options.push(h("option", { value: voice.model_id, disabled: taken }, label));
   }
   select.replaceChildren(...options);
-  if ([...select.options].some((o) => o.value === current && !o.disabled)) select.value = current;
+  selectIfOffered(select, current);
 }
 
 export function refreshVoiceSelects() {
@@ -205,53 +200,22 @@ export function refreshVoiceSelects() {
 }
 
 function voiceItem(voice) {
-  const echo = echoOf(voice);
+  const echo = echoOfVoice(voice);
   const meta = [providerName(voice.provider)];
   if (Number.isFinite(voice.duration_seconds)) meta.push(formatSeconds(voice.duration_seconds));
-  return h(
-    "li",
+  const speakWith = () => {
+    byId("speak-voice").value = voice.model_id;
+    byId("speak-section").scrollIntoView({ block: "start" });
+    byId("speak-text").focus();
+  };
+  return listItem(
     { className: "item", dataset: { modelId: voice.model_id } },
-    h(
-      "div",
-      { className: "item-main" },
-      h("p", { className: "item-title" }, voice.name || "Unnamed voice"),
-      h(
-        "p",
-        { className: "item-meta" },
-        meta.join(" · "),
-        " · created ",
-        timeElement(voice.created_at),
-        echo ? ` · voice of “${echo.name}”` : "",
-      ),
-    ),
-    h(
-      "div",
-      { className: "item-actions" },
-      h(
-        "button",
-        {
-          type: "button",
-          className: "button secondary small",
-          "aria-label": `Speak with ${voice.name}`,
-          onclick: () => {
-            byId("speak-voice").value = voice.model_id;
-            byId("speak-section").scrollIntoView({ block: "start" });
-            byId("speak-text").focus();
-          },
-        },
-        "Speak",
-      ),
-      h(
-        "button",
-        {
-          type: "button",
-          className: "button danger small",
-          "aria-label": `Delete voice ${voice.name}`,
-          onclick: () => deleteVoice(voice),
-        },
-        "Delete",
-      ),
-    ),
+    voice.name || "Unnamed voice",
+    [meta.join(" · "), " · created ", timeElement(voice.created_at), echo ? ` · voice of “${echo.name}”` : ""],
+    [
+      actionButton("secondary", "Speak", `Speak with ${voice.name}`, speakWith),
+      actionButton("danger", "Delete", `Delete voice ${voice.name}`, () => deleteVoice(voice)),
+    ],
   );
 }
 
@@ -283,24 +247,21 @@ export async function loadVoices({ append = false } = {}) {
   }
 }
 
-async function deleteVoice(voice) {
-  const echo = echoOf(voice);
+function deleteVoice(voice) {
+  const echo = echoOfVoice(voice);
   const question =
     `Delete the voice “${voice.name}”? Its recording and the speech made with it are deleted too.` +
     (echo ? ` The echo “${echo.name}” will not speak until you choose another voice for it.` : "") +
     " This cannot be undone.";
-  if (!window.confirm(question)) return;
   const message = byId("voices-message");
-  try {
-    const body = await api.del(`/api/voice-models/${encodeURIComponent(voice.model_id)}`);
+  const path = `/api/voice-models/${encodeURIComponent(voice.model_id)}`;
+  return confirmAndDelete(question, path, message, voice.name, async (body) => {
     await loadVoices();
     emit("voice-deleted"); // an echo that spoke in it now says that its voice was deleted
     showMessage(message, "success", body.message || `Voice “${voice.name}” deleted.`);
     announce(`Voice ${voice.name} deleted.`);
     byId("voices-refresh").focus();
-  } catch (error) {
-    showMessage(message, "error", `Could not delete “${voice.name}”: ${messageOf(error)}`);
-  }
+  });
 }
 
 export function setupVoices() {

@@ -8,17 +8,8 @@ import time
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
-
-class ProfileStore(Protocol):
-    def load(self, model_id: str) -> str | None: ...
-
-    def save(self, model_id: str, text: str) -> None: ...
-
-    def delete(self, model_id: str) -> None: ...
-
-    def stored(self) -> list[tuple[str, datetime]]: ...
+from backend.database import DatabaseManager
 
 
 class FileProfiles:
@@ -53,7 +44,6 @@ class FileProfiles:
         self._path(model_id).unlink(missing_ok=True)
 
     def stored(self) -> list[tuple[str, datetime]]:
-        """Every profile's model id with the time it was saved (for the start-up sweep)."""
         found = []
         for path in self.directory.glob("*.json") if self.directory.is_dir() else ():
             if not path.name.startswith("."):
@@ -76,7 +66,7 @@ class FileProfiles:
 class DatabaseProfiles:
     """Local voice profiles in the database, so that every instance can speak with every local voice."""
 
-    def __init__(self, db: Any):
+    def __init__(self, db: DatabaseManager):
         self.db = db
 
     def load(self, model_id: str) -> str | None:

@@ -1,4 +1,8 @@
-"""A bounded on-disk cache of synthesized audio: identical requests are answered without the provider."""
+"""A bounded cache of synthesized audio: identical requests are answered without the provider.
+
+``FileCache`` keeps entries on this machine (DATA_DIR/cache), ``GridCache`` in the ``cache`` GridFS bucket,
+shared by every instance. Both evict least recently used entries beyond their bound.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,15 @@ import re
 import shutil
 import threading
 import time
+from abc import ABC, abstractmethod
 from contextlib import suppress
 from pathlib import Path
 
-from backend.storage import StoredAudio, StoredFile
+from backend.database import DatabaseManager, utcnow
+from backend.errors import DatabaseUnavailable
+from backend.storage import StoredAudio
+from backend.storage.files import StoredFile
+from backend.storage.gridfs import StoredBlob, delete_blob, find_blob
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +30,13 @@ _RESCAN_SECONDS = 60.0
 _ENTRY_NAME = re.compile(r"^[0-9a-f]{12}_[0-9a-f]{40}\.(mp3|wav|opus|pcm)$")
 
 
-class CacheBase:
-    """What every cache shares: entry names, the on/off switch and the running size estimate.
+def default_voice_namespace(user_id: object) -> str:
+    """The cache namespace of a user's requests for the provider's default voice."""
+    return f"default:{user_id}"
+
+
+class _BoundedCache(ABC):
+    """What both caches share: entry names, the on/off switch and the running size estimate.
 
     An entry is named ``<namespace hash>_<request key>.<format>``. A namespace is a voice (or "the default
     voice for this user"), so deleting a voice or an account drops its entries. An entry's name is a valid
@@ -60,7 +74,7 @@ class CacheBase:
         """Count an added entry; evict when the estimate (rescanned every minute) passes the bound."""
         with self._lock:
             stale = self._approx_bytes is None or time.monotonic() - self._last_scan > _RESCAN_SECONDS
-            if not stale:
+            if self._approx_bytes is not None and not stale:
                 self._approx_bytes += size
                 if self._approx_bytes <= self.max_bytes:
                     return
@@ -77,12 +91,12 @@ class CacheBase:
         self._last_scan = time.monotonic()
         return removed
 
+    @abstractmethod
     def _evict(self) -> tuple[int, int]:
         """Remove least recently used entries until the cache fits: (entries removed, bytes left)."""
-        raise NotImplementedError
 
 
-class AudioCache(CacheBase):
+class FileCache(_BoundedCache):
     """Files ``root/<entry name>`` on this machine, evicted least-recently-used beyond ``max_bytes``.
 
     Entries are copies (not links) of output files, so bumping an entry's modification time, the recency
@@ -95,7 +109,7 @@ class AudioCache(CacheBase):
         if self.enabled:
             self.root.mkdir(parents=True, exist_ok=True)
 
-    def lookup(self, namespace: str, key: str, fmt: str) -> StoredAudio | None:
+    def lookup(self, namespace: str, key: str, fmt: str) -> StoredFile | None:
         if not self.enabled:
             return None
         path = self.root / self.entry_name(namespace, key, fmt)
@@ -105,8 +119,7 @@ class AudioCache(CacheBase):
             return None
         return StoredFile.at(path)
 
-    def entry(self, name: str) -> StoredAudio | None:
-        """The entry with this public name, if there is one."""
+    def entry(self, name: str) -> StoredFile | None:
         if not self.enabled or not self.is_entry_name(name):
             return None
         return StoredFile.at(self.root / name)
@@ -129,7 +142,6 @@ class AudioCache(CacheBase):
         self._grow(source.size)
 
     def drop(self, namespace: str) -> int:
-        """Remove every entry of a namespace (a deleted voice or account)."""
         if not self.enabled:
             return 0
         removed = 0
@@ -158,6 +170,79 @@ class AudioCache(CacheBase):
         return removed, total
 
 
-def default_voice_namespace(user_id: object) -> str:
-    """The cache namespace of a user's requests for the provider's default voice."""
-    return f"default:{user_id}"
+class GridCache(_BoundedCache):
+    """Cache entries in the ``cache`` bucket, shared by every instance; LRU by ``metadata.last_used``.
+
+    Entries get fresh ids and are found by name, so two instances caching the same answer at once
+    both succeed (the later one is found first; eviction removes the other in time).
+    """
+
+    def __init__(self, db: DatabaseManager, max_bytes: int):
+        super().__init__(max_bytes)
+        self.db = db
+        self.bucket = db.bucket("cache") if self.enabled else None
+
+    def _find(self, name: str) -> StoredBlob | None:
+        if self.bucket is None:
+            return None
+        return find_blob(self.db, self.bucket, {"filename": name}, sort=[("uploadDate", -1)])
+
+    def lookup(self, namespace: str, key: str, fmt: str) -> StoredBlob | None:
+        if not self.enabled:
+            return None
+        try:
+            entry = self._find(self.entry_name(namespace, key, fmt))
+            if entry is not None:
+                with self.db.operation() as db:
+                    db["cache.files"].update_one({"_id": entry.file_id}, {"$set": {"metadata.last_used": utcnow()}})
+        except DatabaseUnavailable:
+            return None  # no cache while the database is away: the provider answers
+        return entry
+
+    def entry(self, name: str) -> StoredBlob | None:
+        if not self.enabled or not self.is_entry_name(name):
+            return None
+        return self._find(name)
+
+    def add(self, source: StoredAudio, namespace: str, key: str, fmt: str) -> None:
+        if not self.enabled or self.bucket is None:
+            return
+        name = self.entry_name(namespace, key, fmt)
+        try:
+            with self.db.operation(), source.open() as fh:
+                self.bucket.upload_from_stream(name, fh, metadata={"last_used": utcnow(), "kind": "cache"})
+        except (DatabaseUnavailable, OSError) as exc:
+            log.warning("could not cache audio: %s", exc)
+            return
+        self._grow(source.size)
+
+    def drop(self, namespace: str) -> int:
+        if not self.enabled or self.bucket is None:
+            return 0
+        bucket = self.bucket
+        pattern = "^" + re.escape(self._prefix(namespace) + "_")
+        with self.db.operation():
+            ids = [g._id for g in bucket.find({"filename": {"$regex": pattern}})]
+        removed = sum(delete_blob(self.db, bucket, file_id) for file_id in ids)
+        self._forget_size()
+        return removed
+
+    def _total_bytes(self) -> int:
+        with self.db.operation() as db:
+            totals = list(db["cache.files"].aggregate([{"$group": {"_id": None, "bytes": {"$sum": "$length"}}}]))
+        return totals[0]["bytes"] if totals else 0
+
+    def _evict(self) -> tuple[int, int]:
+        if self.bucket is None:
+            return 0, 0
+        excess = self._total_bytes() - self.max_bytes
+        victims = []
+        if excess > 0:
+            with self.db.operation() as db:
+                for doc in db["cache.files"].find({}, {"length": 1}, sort=[("metadata.last_used", 1)]):
+                    if excess <= 0:
+                        break
+                    victims.append(doc["_id"])
+                    excess -= doc["length"]
+        removed = sum(delete_blob(self.db, self.bucket, file_id) for file_id in victims)
+        return removed, self._total_bytes()

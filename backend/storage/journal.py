@@ -1,14 +1,8 @@
-"""After a crash: voice records kept while the database was away, and what a killed process left behind.
+"""The outage journal: voice model records kept while the database was away, saved once it answers.
 
-- ``UnsavedVoiceModels``: the outage journal. A voice cloned while the database is unavailable has no
-  record, but it is live (the user was given its id). Its record waits in ``DATA_DIR/unsaved_voice_models.json``
-  and is saved at start and at the hourly upkeep, once the database answers.
-- ``sweep_unreferenced``: at start, recordings and local voice profiles that no record (and no journaled
-  record) points at are removed, once old enough that no live process can still be about to save their
-  record. Nothing is removed when the records cannot be read.
-
-Temporary files under ``DATA_DIR/tmp`` are swept by ``Scratch.remove_stale_temporaries`` (by their writers'
-locks), at start and hourly.
+A voice cloned while the database is unavailable has no record, but it is live (the user was given its id).
+Its record waits in ``DATA_DIR/unsaved_voice_models.json``, counts as live for the start-up sweep
+(``backend.services.upkeep``), and is saved at start and at the hourly upkeep, once the database answers.
 """
 
 from __future__ import annotations
@@ -16,11 +10,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, timedelta
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +27,6 @@ log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "unsaved_voice_models.json"
 _JSON = JSONOptions(tz_aware=True, tzinfo=UTC)
-_LOCAL_MODEL_ID = re.compile(r"^local-[0-9a-f]{24}$")
-
-# How old an unreferenced recording or profile must be before the start-up sweep removes it: long enough
-# that no live process can still be between keeping it and saving its record.
-GRACE_EMBEDDED = timedelta(0)  # one process per store, and the sweep runs before it serves
-GRACE_SHARED_FILES = timedelta(hours=1)  # processes on this machine share DATA_DIR (and its journal)
-# With GridFS the recordings are shared by every machine, but a journal is on one machine only: a voice
-# journaled on another machine during an outage is saved at its next hourly pass after the outage.
-GRACE_SHARED_DATABASE = timedelta(hours=24)
 
 
 class JournalUnreadable(Exception):
@@ -177,62 +161,3 @@ def _save_one(db: DatabaseManager, record: dict[str, Any], discard: Callable[[di
             raise
         return "gone"
     return "saved"
-
-
-def sweep_unreferenced(
-    *, db: DatabaseManager, store: Any, profiles: Any, journal: UnsavedVoiceModels, grace: timedelta
-) -> dict[str, int] | None:
-    """Remove recordings and local voice profiles that no record points at and that are older than ``grace``.
-
-    Kept: whatever a voice model record (``reference_audio``, ``consent.recording``, ``model_id``) or a
-    journaled record points at. When the records cannot be read, nothing is removed (None).
-    """
-    counts = {"recordings": 0, "voice_profiles": 0}
-    # Not record-based: a profile is written whole under a temporary name, then renamed.
-    counts["profile_temporaries"] = profiles.remove_temporaries(grace.total_seconds())
-    try:
-        # The journal first: a record that moves from it into the database meanwhile is seen in one of them.
-        waiting = journal.records()
-        recordings, model_ids = db.voice_model_references()
-        stored_recordings = store.stored_references()
-        stored_profiles = profiles.stored()
-    except (DatabaseUnavailable, JournalUnreadable) as exc:
-        why = "database unreachable" if isinstance(exc, DatabaseUnavailable) else f"{JOURNAL_NAME} unreadable"
-        log.warning(
-            "%s at start: recordings and voice profiles that no record points at are not swept (nothing is "
-            "removed on missing information); the next start sweeps them",
-            why,
-        )
-        return None
-    for record in waiting:
-        model_ids.add(record["model_id"])
-        consent = record.get("consent") if isinstance(record.get("consent"), dict) else {}
-        recordings.update(k for k in (record.get("reference_audio"), consent.get("recording")) if k)
-    cutoff = utcnow() - grace
-    try:
-        for key, kept_at in stored_recordings:
-            if key not in recordings and kept_at <= cutoff:
-                store.delete_reference(key)
-                counts["recordings"] += 1
-        for model_id, saved_at in stored_profiles:
-            if _LOCAL_MODEL_ID.match(model_id) and model_id not in model_ids and saved_at <= cutoff:
-                profiles.delete(model_id)
-                counts["voice_profiles"] += 1
-    except DatabaseUnavailable:
-        log.warning("database lost during the start-up sweep; the rest waits for the next start")
-    log.info(
-        "start-up sweep: removed %d recordings and %d local voice profiles that no record points at, "
-        "and %d half-written profiles (grace %s)",
-        counts["recordings"],
-        counts["voice_profiles"],
-        counts["profile_temporaries"],
-        grace,
-    )
-    return counts
-
-
-def sweep_grace(db: DatabaseManager, store: Any) -> timedelta:
-    """How old an unreferenced recording must be before it goes, for this store (see the GRACE_ constants)."""
-    if db.backend == "embedded":
-        return GRACE_EMBEDDED
-    return GRACE_SHARED_DATABASE if store.kind == "gridfs" else GRACE_SHARED_FILES

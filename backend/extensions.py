@@ -1,0 +1,99 @@
+"""What views declare about themselves, applied by the factory: their rate limit, and whether sign-in applies.
+
+A view says ``@rate_limited("upload_rate_limit")`` (the name of the setting holding its limit) or ``@public``
+(it carries its own proof, such as a signed audio link); the factory binds the app's limiter and sign-in to
+what the views declare, so no endpoint names are written down twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, g, request
+from flask_limiter import Limiter
+
+from backend import inputs
+from backend.config import Settings
+
+log = logging.getLogger(__name__)
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def rate_limited(setting: str) -> Callable[[View], View]:
+    """Mark a view as limited per caller by the limit in ``Settings.<setting>`` (e.g. "20 per hour")."""
+
+    def mark(view: View) -> View:
+        view.echo_rate_limit = setting  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def public(view: View) -> View:
+    """Mark a view that needs no sign-in (it checks its own proof)."""
+    view.echo_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_public(app: Flask, endpoint: str | None) -> bool:
+    view = app.view_functions.get(endpoint or "")
+    return bool(getattr(view, "echo_public", False))
+
+
+def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
+    """This app's limiter, applied to every view that declared a limit."""
+    storage_uri = settings.resolved_ratelimit_storage
+    storage_options: dict[str, Any] = {}
+    if storage_uri.startswith("mongodb"):
+        # Counters beside Echo's own collections; they expire by themselves (TTL index).
+        storage_options = {
+            "database_name": settings.mongodb_db,
+            "counter_collection_name": "rate_limit_counters",
+            "window_collection_name": "rate_limit_windows",
+            "serverSelectionTimeoutMS": settings.mongodb_timeout_ms,
+            "connectTimeoutMS": settings.mongodb_timeout_ms,
+        }
+    limiter = Limiter(
+        key_func=rate_limit_key,
+        app=app,
+        storage_uri=storage_uri,
+        storage_options=storage_options,
+        # While the shared store is unreachable, each process counts in memory instead of failing requests.
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+        headers_enabled=True,
+        default_limits=[],
+    )
+    for endpoint, view in list(app.view_functions.items()):
+        setting = getattr(view, "echo_rate_limit", None)
+        if setting is not None:
+            app.view_functions[endpoint] = limiter.limit(getattr(settings, setting))(view)
+    app.extensions["echo_limiter"] = limiter
+    return limiter
+
+
+def rate_limit_key() -> str:
+    """Limits count per signed-in user, else per named user_id, else per client address.
+
+    It never raises: Flask-Limiter takes an exception here for an unreachable store and would switch every
+    counter to a fresh in-memory store. Bodies have been checked by the input rules before any view runs,
+    so reading them here costs nothing; anything unexpected counts against the client's address.
+    """
+    try:
+        caller = g.get("caller")
+        if caller is not None:
+            return f"user:{caller.user_id}"
+        named = request.args.get("user_id")
+        if not named and request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            named = request.form.get("user_id")
+        if not named and request.is_json:
+            body = request.get_json(silent=True)
+            named = body.get("user_id") if isinstance(body, dict) else None
+        if isinstance(named, str) and inputs.OBJECT_ID.fullmatch(named):
+            return f"user:{named.lower()}"
+    except Exception:  # noqa: BLE001 - see above
+        log.debug("rate-limit key fell back to the client address", exc_info=True)
+    return f"addr:{request.remote_addr}"

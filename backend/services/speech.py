@@ -1,0 +1,205 @@
+"""Speaking: from the cache or a provider, into a stored file, followed while it grows, owned by its caller."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from backend import audio
+from backend.database import DatabaseManager
+from backend.errors import BadRequest, DatabaseUnavailable, ProviderError
+from backend.providers import SYNTH_FORMATS
+from backend.services.voices import VoiceService
+from backend.storage import AudioCache, AudioStore, Output, StoredAudio
+from backend.storage.cache import default_voice_namespace
+
+log = logging.getLogger(__name__)
+
+
+class Speech:
+    """Speech use cases over the voice service, the store, the cache and the audio records.
+
+    Every finished file is recorded as its caller's (and its voice's) exactly once, whichever way it was
+    asked for (whole, streamed or progressive), so retention, voice deletion and account deletion find it.
+    """
+
+    def __init__(self, voices: VoiceService, store: AudioStore, cache: AudioCache, db: DatabaseManager, *,
+                 stall_timeout: float):  # fmt: skip
+        self.voices = voices
+        self.store = store
+        self.cache = cache
+        self.db = db
+        self.stall_timeout = stall_timeout
+
+    def start(
+        self,
+        *,
+        text: str,
+        reference_id: str | None,
+        fmt: str,
+        provider_name: str | None = None,
+        user_id: object = None,
+        use_cache: bool = True,
+    ) -> SynthesisJob:
+        """Begin speaking ``text``: from the cache when the same request was answered before, else the provider.
+
+        Provider errors and output in the wrong format surface here, before any audio is handed on.
+        ``use_cache=False`` bypasses the cache both ways (for voices whose record could not be checked).
+        """
+        if fmt not in SYNTH_FORMATS:
+            raise BadRequest(f"format must be one of {', '.join(SYNTH_FORMATS)}.")
+        provider = self.voices.provider_for(reference_id, provider_name)
+        namespace = reference_id or default_voice_namespace(user_id)
+        key = self.cache.key(
+            provider=provider.name,
+            tag=getattr(provider, "cache_tag", ""),
+            voice=reference_id,
+            text=text,
+            fmt=fmt,
+        )
+        hit = self.cache.lookup(namespace, key, fmt) if use_cache else None
+        if hit is not None:
+            return SynthesisJob(
+                chunks=_read_chunks(hit),
+                output=None,
+                name=hit.name,
+                fmt=fmt,
+                media_type=audio.OUTPUT_FORMATS[fmt],
+                provider=provider.name,
+                reference_id=reference_id,
+            )
+        output = self.store.new_output(fmt)  # first: with GridFS it needs the database, so fail before the provider
+        try:
+            stream = provider.synthesize(text=text, reference_id=reference_id, fmt=fmt)
+        except BaseException:
+            output.discard()
+            raise
+        return SynthesisJob(
+            chunks=stream.chunks,
+            output=output,
+            name=output.name,
+            fmt=fmt,
+            media_type=stream.media_type,
+            provider=provider.name,
+            reference_id=reference_id,
+            on_complete=lambda stored: self._completed(stored, namespace, key, fmt, use_cache, user_id, reference_id),
+        )
+
+    def _completed(self, stored: StoredAudio, namespace: str, key: str, fmt: str, use_cache: bool, user_id: Any,
+                   reference_id: str | None) -> None:  # fmt: skip
+        """A new file is complete: cache it, and record whose it is (the one place that does)."""
+        if use_cache:
+            self.cache.add(stored, namespace, key, fmt)
+        try:
+            self.db.record_audio(stored.name, user_id=user_id, model_id=reference_id)
+        except DatabaseUnavailable:
+            log.info("audio %s not recorded (database unavailable); retention removes it", stored.name)
+
+    def finish_in_background(self, job: SynthesisJob) -> threading.Thread:
+        """Drive ``job`` to completion in a thread; meanwhile ``follow_audio(name)`` streams it as it grows."""
+
+        def finish() -> None:
+            try:
+                for _ in job:
+                    pass
+            except Exception:  # the job cleaned up after itself; followers see the file vanish
+                log.exception("background synthesis %s failed", job.name)
+
+        thread = threading.Thread(target=finish, name=f"synth-{job.name[:8]}", daemon=True)
+        thread.start()
+        return thread
+
+    def follow_audio(self, name: str) -> Iterator[bytes] | None:
+        """Audio still being produced (on this machine, or on any instance with GridFS), or None."""
+        return self.store.follow_output(name, stall_timeout=self.stall_timeout)
+
+    def stored_audio(self, name: str) -> StoredAudio | None:
+        """The audio behind a public name: generated speech, or a cache entry."""
+        return self.store.output(name) or self.cache.entry(name)
+
+    def forget_user_cache(self, user_id: object) -> None:
+        self.cache.drop(default_voice_namespace(user_id))
+
+
+def _read_chunks(stored: StoredAudio, size: int = 1 << 16) -> Iterator[bytes]:
+    with stored.open() as fh:
+        while chunk := fh.read(size):
+            yield chunk
+
+
+class SynthesisJob:
+    """Speech on its way: iterating yields the audio as it is produced and writes it to the output file.
+
+    The file appears under ``name`` only once the last byte is through; a provider failure, audio in
+    the wrong format or a client that goes away leaves nothing behind. A cache hit has no output file:
+    its ``name`` is the cache entry's.
+    """
+
+    def __init__(
+        self,
+        *,
+        chunks: Iterator[bytes],
+        output: Output | None,  # None for a cache hit
+        name: str,
+        fmt: str,
+        media_type: str,
+        provider: str,
+        reference_id: str | None,
+        on_complete: Callable[[StoredAudio], None] | None = None,
+    ):
+        self.fmt = fmt
+        self.media_type = media_type
+        self.provider = provider
+        self.reference_id = reference_id
+        self.name = name
+        self.cached = output is None
+        self.size = 0
+        self._output = output
+        self._chunks = iter(chunks)
+        self._on_complete = on_complete
+        self._pending: list[bytes] = []
+        try:
+            head = b""
+            for chunk in self._chunks:
+                if chunk:
+                    self._pending.append(chunk)
+                    head += chunk[: 16 - len(head)]
+                    if len(head) >= 16:
+                        break
+            if not head:
+                raise ProviderError("The voice provider returned no audio.")
+            if not audio.looks_like(fmt, head):
+                raise ProviderError(f"The voice provider returned audio that is not {fmt}.")
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while self._pending:
+                yield self._pass(self._pending.pop(0))
+            for chunk in self._chunks:
+                if chunk:
+                    yield self._pass(chunk)
+            if self._output is not None:
+                stored = self._output.commit(audio.finalize_wav if self.fmt == "wav" else None)
+                if self._on_complete is not None:
+                    self._on_complete(stored)
+        finally:
+            self.close()
+
+    def _pass(self, chunk: bytes) -> bytes:
+        if self._output is not None:
+            self._output.write(chunk)
+        self.size += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        """Release the provider's stream and drop any unfinished file."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+        if self._output is not None:
+            self._output.discard()
