@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from backend.errors import UnprocessableAudio, UnsupportedMediaType
+from backend.formats import FORMATS
 
 # Containers we accept, keyed by the name FFmpeg's prober gives them.
 _ACCEPTED_CONTAINERS = {
@@ -28,13 +29,8 @@ _ACCEPTED_CONTAINERS = {
     "flac": "flac",
 }
 
-# What each output format is served as.
-OUTPUT_FORMATS = {
-    "mp3": "audio/mpeg",
-    "wav": "audio/wav",
-    "opus": "audio/ogg",
-    "pcm": "audio/pcm",
-}
+# What each output format is served as (from the one formats table).
+OUTPUT_FORMATS = {name: f.media_type for name, f in FORMATS.items()}
 
 # File extensions for stored uploads, by detected container.
 UPLOAD_EXTENSIONS = {

@@ -8,14 +8,16 @@ what the views declare, so no endpoint names are written down twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, g, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 
 from backend import inputs
 from backend.config import Settings
+from backend.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +66,23 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
         # While the shared store is unreachable, each process counts in memory instead of failing requests.
         in_memory_fallback_enabled=True,
         swallow_errors=True,
-        headers_enabled=True,
+        # Flask-Limiter's own headers would put its window's Retry-After on every answer, over the one an
+        # error carries (a busy engine's 5 s); Retry-After is set on the 429 itself instead (below).
+        headers_enabled=False,
         default_limits=[],
     )
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited_answer(exc: RateLimitExceeded):
+        current = limiter.current_limit
+        wait = max(1, int(current.reset_at - time.time())) if current is not None else 60
+        return error_response(
+            429,
+            "too_many_requests",
+            f"Too many requests: {exc.description}. Try again in {wait} seconds.",
+            {"Retry-After": str(wait)},
+        )
+
     for endpoint, view in list(app.view_functions.items()):
         setting = getattr(view, "echo_rate_limit", None)
         if setting is not None:
@@ -86,12 +102,7 @@ def rate_limit_key() -> str:
         caller = g.get("caller")
         if caller is not None:
             return f"user:{caller.user_id}"
-        named = request.args.get("user_id")
-        if not named and request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            named = request.form.get("user_id")
-        if not named and request.is_json:
-            body = request.get_json(silent=True)
-            named = body.get("user_id") if isinstance(body, dict) else None
+        named = inputs.named_user_id(request)
         if isinstance(named, str) and inputs.OBJECT_ID.fullmatch(named):
             return f"user:{named.lower()}"
     except Exception:  # noqa: BLE001 - see above

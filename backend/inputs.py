@@ -174,3 +174,22 @@ def sign_in_id(value: Any, field: str = "auth0_id") -> str:
             "The user id may hold letters, digits and _ | @ . : + - only (at most 200).", reason="invalid_id"
         )
     return value
+
+
+# -- who a request names ----------------------------------------------------------------------------
+
+
+def named_user_id(request: Any) -> Any:
+    """The ``user_id`` a request names (query string, then JSON body, then form), as sent; None if none.
+
+    Bodies have been parsed by the input rules before any view or limiter asks, so this never parses
+    anything new.
+    """
+    raw = request.args.get("user_id")
+    if raw in (None, "") and request.is_json:
+        body = request.get_json(silent=True)
+        if isinstance(body, dict):
+            raw = body.get("user_id")
+    if raw in (None, "") and request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raw = request.form.get("user_id")
+    return None if raw in (None, "") else raw

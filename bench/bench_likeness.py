@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from backend.audio import decode  # noqa: E402
-from backend.local_engine import LocalProvider  # noqa: E402
+from backend.providers.local import LocalProvider  # noqa: E402
 
 # What the engine speaks: different words from the reference passage, ~15 s.
 TEST_TEXT = (
@@ -25,7 +25,7 @@ TEST_TEXT = (
     "Nobody expected the quiet student to win the chess tournament, but she did it easily. "
     "After dinner, we sat on the porch and listened to the crickets until it was dark."
 )
-DEFAULT_DIRS = [REPO / "artifacts" / "reference_voices", REPO.parent / "shared" / "testdata" / "voices"]
+DEFAULT_DIRS = [REPO / "artifacts" / "reference_voices", REPO / "tests" / "data"]
 SIM_RATE = 16000
 
 
@@ -70,7 +70,7 @@ def _variant(provider: LocalProvider, model_id: str, changes: dict) -> str:
     return variant_id
 
 
-# The shared test voices are flite's awb and slt reading other words: the same speakers.
+# The test voices in tests/data are flite's awb and slt reading other words: the same speakers.
 SAME_SPEAKER = {"awb_male_scottish": "flite_awb", "slt_female_us": "flite_slt"}
 
 

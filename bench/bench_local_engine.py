@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from backend.audio import AudioInfo, DecodedAudio, inspect  # noqa: E402
-from backend.local_engine import LocalProvider, change_voice  # noqa: E402
-from backend.providers import SYNTH_FORMATS  # noqa: E402
+from backend.formats import FORMATS  # noqa: E402
+from backend.providers.local import LocalProvider  # noqa: E402
+from backend.providers.local.signal import change_voice  # noqa: E402
 
 # About 30 seconds of speech in the base voice.
 PASSAGE = (
@@ -128,7 +129,7 @@ def main() -> int:
 
         rows = []
         for label, reference_id in (("plain", None), ("matched", voice.model_id)):
-            for fmt in SYNTH_FORMATS:
+            for fmt in FORMATS:
                 results = [_run(provider, reference_id, fmt, workdir) for _ in range(args.runs)]
                 seconds = statistics.median(r[2] for r in results)
                 rtfs = [r[1] / r[2] for r in results]

@@ -36,9 +36,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.conftest import free_port, wait_for  # noqa: E402
+from tests.helpers import free_port, reference_voice, wait_for  # noqa: E402
 
-DEFAULT_VOICE = REPO.parent / "shared" / "testdata" / "voices" / "slt_female_us.wav"
+DEFAULT_VOICE = reference_voice()
 GOAL_PEAK_MB = 1200.0
 GOAL_RETURN_MB = 100.0
 SENTENCES = (

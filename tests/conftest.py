@@ -1,38 +1,23 @@
-"""Shared fixtures: an app wired to mongomock and a mocked Fish.Audio, audio files, helpers."""
+"""Shared fixtures: an app wired to mongomock and a mocked Fish.Audio, audio files (helpers: tests/helpers.py)."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from email.parser import BytesParser
-from email.policy import HTTP
 from pathlib import Path
-from types import SimpleNamespace
 
 import mongomock
 import mongomock.gridfs
 import pytest
 import responses
-from urllib3 import encode_multipart_formdata
 
-from backend import fish_audio
 from backend.api_server import create_app
 from backend.database import DatabaseManager
-from tests.audiogen import audio_file
-
-FISH_URL = "https://fish.test"
-FISH_KEY = "test-key-not-a-secret-0123456789"
-FISH_MODEL_ID = "0123456789abcdef0123456789abcdef"
-
+from backend.providers.fish import client as fish_client
+from tests.helpers import FISH_KEY, FISH_URL, GridMongoClient, audio_file
 
 # pymongo's gridfs on mongomock collections (the shared audio store's tests).
 mongomock.gridfs.enable_gridfs_integration()
-
-
-class GridMongoClient(mongomock.MongoClient):
-    """mongomock plus the client option pymongo's gridfs reads (its client-side operation timeout)."""
-
-    options = SimpleNamespace(timeout=None)
 
 
 class SharedDatabase:
@@ -102,7 +87,7 @@ def fish():
 def slept(monkeypatch) -> list[float]:
     """Backoff delays the Fish.Audio client asked for, without waiting for them."""
     delays: list[float] = []
-    monkeypatch.setattr(fish_audio, "_sleep", delays.append)
+    monkeypatch.setattr(fish_client, "_sleep", delays.append)
     return delays
 
 
@@ -143,53 +128,3 @@ def user_id(client) -> str:
 @pytest.fixture
 def wav_bytes() -> bytes:
     return audio_file("wav", seconds=6.0)
-
-
-def fish_model(model_id: str = FISH_MODEL_ID, **extra) -> dict:
-    body = {
-        "_id": model_id,
-        "type": "tts",
-        "title": "Grandma",
-        "state": "trained",
-        "train_mode": "fast",
-        "visibility": "private",
-        "created_at": "2026-11-24T10:00:00Z",
-    }
-    body.update(extra)
-    return body
-
-
-def multipart_fields(request) -> list[tuple[str, str | bytes, str | None]]:
-    """(name, value, filename) of every part of a multipart request, in order."""
-    head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
-    body = request.body if isinstance(request.body, bytes) else request.body.read()
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    parts = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        filename = part.get_filename()
-        payload = part.get_payload(decode=True)
-        parts.append((name, payload if filename else payload.decode(), filename))
-    return parts
-
-
-def upload(client, data: bytes, *, filename: str = "voice.wav", headers: dict | None = None, **fields):
-    """POST a multipart upload (encoded here: Werkzeug's test encoder leaks a temp file for large bodies)."""
-    fields.setdefault("consent", "true")
-    form = {"audio": (filename, data, "application/octet-stream")}
-    form.update({k: v for k, v in fields.items() if v is not None})
-    body, content_type = encode_multipart_formdata(form)
-    return client.post("/api/upload-reference", data=body, content_type=content_type, headers=headers)
-
-
-def files_under(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
-
-
-def fetch(client, url: str, **kwargs):
-    """GET a (file) response, read it and close it; returns (response, body)."""
-    response = client.get(url, **kwargs)
-    try:
-        return response, response.get_data()
-    finally:
-        response.close()

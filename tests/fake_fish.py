@@ -26,6 +26,9 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between chunks
     drop_after_chunks: int | None = None  # close the socket mid-body after this many chunks
     hang: float = 0.0  # sleep this long before answering at all (read timeouts)
+    # Send the first chunk, then hold the rest back until this is set (at most 30 s, then drop the connection):
+    # lets a test act while the audio is still coming, without guessing how long that lasts.
+    hold: threading.Event | None = None
 
 
 def mp3_like(size: int = 20000) -> bytes:
@@ -120,6 +123,10 @@ class FakeFish:
         for index, start in enumerate(range(0, len(reply.body), size)):
             if reply.drop_after_chunks is not None and index >= reply.drop_after_chunks:
                 handler.wfile.flush()
+                handler.connection.shutdown(socket.SHUT_RDWR)
+                handler.close_connection = True
+                return
+            if index == 1 and reply.hold is not None and not reply.hold.wait(30):
                 handler.connection.shutdown(socket.SHUT_RDWR)
                 handler.close_connection = True
                 return

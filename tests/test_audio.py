@@ -7,7 +7,7 @@ import pytest
 
 from backend import audio
 from backend.errors import UnprocessableAudio, UnsupportedMediaType
-from tests.audiogen import CONTAINERS, audio_file, voice_like
+from tests.helpers import CONTAINERS, audio_file, encode, voice_like
 
 
 @pytest.mark.parametrize("kind", sorted(CONTAINERS))
@@ -43,8 +43,6 @@ def test_decoding_stops_soon_after_the_limit(tmp_path):
     """A small file holding a lot of audio (FLAC of near-silence) is not decoded to the end."""
     silence = np.zeros(16000 * 600, dtype=np.float32)
     path = tmp_path / "bomb.flac"
-    from tests.audiogen import encode
-
     path.write_bytes(encode(silence, 16000, "flac"))
     assert path.stat().st_size < 2_000_000
     info = audio.inspect(path, max_seconds=10)

@@ -4,63 +4,23 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import FISH_MODEL_ID, FISH_URL, fish_model, upload
-
-ISSUER = "https://issuer.test/"
-AUDIENCE = "https://api.echo.test"
-
-
-class KeyPair:
-    def __init__(self, kid: str):
-        self.kid = kid
-        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key()))
-        self.jwk.update(kid=kid, use="sig", alg="RS256")
-
-    def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-
-class JWKSServer:
-    """A real HTTP server on loopback that serves a key set and counts how often it was asked."""
-
-    def __init__(self):
-        self.keys: list[dict] = []
-        self.hits = 0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                owner.hits += 1
-                body = json.dumps({"keys": owner.keys}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from tests.helpers import (
+    AUDIENCE,
+    FISH_MODEL_ID,
+    FISH_URL,
+    ISSUER,
+    JWKSServer,
+    KeyPair,
+    bearer,
+    fish_model,
+    token,
+    upload,
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,19 +34,6 @@ def jwks(key):
     server.keys = [key.jwk]
     yield server
     server.close()
-
-
-def token(key: KeyPair, sub: str = "auth0|alice", **overrides) -> str:
-    now = int(time.time())
-    email = f"{sub.split('|')[-1]}@ex.com" if sub else None
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 600, "email": email}
-    claims.update(overrides)
-    claims = {k: v for k, v in claims.items() if v is not None}
-    return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": key.kid})
-
-
-def bearer(value: str) -> dict:
-    return {"Authorization": f"Bearer {value}"}
 
 
 @pytest.fixture

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import time
 import uuid
+from datetime import timedelta
 
 import mongomock
 import pytest
 from bson import ObjectId
-from pymongo.errors import ServerSelectionTimeoutError
 
 from backend.api_server import create_app
-from backend.database import DatabaseManager, parse_object_id
+from backend.database import DatabaseManager, parse_object_id, utcnow
 from backend.errors import BadRequest, DatabaseUnavailable
+from tests.helpers import (
+    FISH_KEY,
+    FISH_MODEL_ID,
+    FISH_URL,
+    FlakyClient,
+    closed_port,
+    fetch,
+    fish_model,
+    upload,
+    wait_until,
+)
 
 BACKENDS = ["mongomock", "embedded", pytest.param("mongodb", marks=pytest.mark.mongodb)]
 
@@ -73,9 +82,9 @@ def test_concurrent_get_or_create_makes_one_user(db):
 def test_voice_models_listing_newest_first_and_paged(db):
     user = db.get_or_create_user("auth0|v", None)[0]["_id"]
     other = db.get_or_create_user("auth0|w", None)[0]["_id"]
-    for i in range(4):
-        make_voice(db, user, f"model-{i}")
-        time.sleep(0.002)
+    first = utcnow()
+    for i in range(4):  # a second apart, whatever the clock's resolution: newest first is well defined
+        make_voice(db, user, f"model-{i}", created_at=first + timedelta(seconds=i))
     make_voice(db, other, "someone-else")
     models, total = db.list_voice_models(user, limit=2, offset=1)
     assert total == 4 and [m["model_id"] for m in models] == ["model-2", "model-1"]
@@ -164,42 +173,6 @@ def test_embedded_store_persists_across_restarts(tmp_path):
     second.close()
 
 
-class FlakyClient:
-    """A mongomock client whose collections fail like an unreachable server while ``down`` is set."""
-
-    def __init__(self):
-        self.real = mongomock.MongoClient()
-        self.down = False
-
-    def __getitem__(self, name):
-        return FlakyDatabase(self, self.real[name])
-
-
-class FlakyDatabase:
-    def __init__(self, owner, real):
-        self.owner, self.real = owner, real
-
-    def __getitem__(self, name):
-        return FlakyCollection(self.owner, self.real[name])
-
-    __getattr__ = __getitem__
-
-
-class FlakyCollection:
-    def __init__(self, owner, real):
-        self.owner, self.real = owner, real
-
-    def __getattr__(self, name):
-        method = getattr(self.real, name)
-
-        def call(*args, **kwargs):
-            if self.owner.down:
-                raise ServerSelectionTimeoutError("no servers")
-            return method(*args, **kwargs)
-
-        return call
-
-
 def test_outage_raises_unavailable_and_recovers_without_restart():
     flaky = FlakyClient()
     flaky.down = True
@@ -216,12 +189,6 @@ def test_outage_raises_unavailable_and_recovers_without_restart():
         db.list_messages(user["_id"])
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_mongodb_server_degrades_the_app(tmp_path):
     """A real driver pointed at a closed port: the server starts, database routes answer 503."""
     app = create_app(
@@ -236,7 +203,12 @@ def test_unreachable_mongodb_server_degrades_the_app(tmp_path):
         providers={},
     )
     client = app.test_client()
-    health = client.get("/health").json
+
+    def checked() -> dict | None:
+        body = client.get("/health").json
+        return body if body["components"]["database"]["status"] != "checking" else None
+
+    health = wait_until(checked, "/health reports the database check")  # checks run in the background
     assert health["status"] == "degraded"
     assert health["components"]["database"] == {
         "status": "unavailable",
@@ -266,8 +238,6 @@ def test_parse_object_id():
 
 def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish, wav_bytes, slept):
     """A real driver pointed at a closed port, audio on local disk: cloning and speech go on, with a warning."""
-    from tests.conftest import FISH_KEY, FISH_MODEL_ID, FISH_URL, fetch, fish_model, upload
-
     app = create_app(
         {
             "DATA_DIR": str(tmp_path),

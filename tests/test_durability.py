@@ -16,8 +16,20 @@ import requests
 from bson import ObjectId
 
 from backend.database import DatabaseManager
-from tests.e2e.conftest import free_port, wait_for
 from tests.fake_fish import FakeFish, Reply, mp3_like
+from tests.helpers import (
+    FISH_MODEL_ID,
+    FISH_URL,
+    backdate,
+    closed_port,
+    fish_model,
+    free_port,
+    kill,
+    names_in,
+    scratch_writer,
+    upload,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -227,63 +239,6 @@ def test_a_store_left_half_set_up_by_a_kill_opens_and_works(tmp_path, state):
 
 # -- what a killed process leaves behind is swept at the next start ---------------------------------
 
-SCRATCH_WRITER = textwrap.dedent(
-    """
-    import sys
-    sys.path.insert(0, sys.argv[2])
-    from backend.storage.files import FileStore
-
-    store = FileStore(sys.argv[1])
-    if sys.argv[3] == "upload":  # an upload being checked
-        with store.scratch.temporary(".upload") as path:
-            path.write_bytes(b"half an upload")
-            print(path.name, flush=True)
-            sys.stdin.readline()
-    else:  # audio being written: more on "write", done on "commit"
-        out = store.new_output("mp3")
-        out.write(b"ID3" + bytes(2000))
-        print(out.name, flush=True)
-        for line in sys.stdin:
-            if line.strip() == "write":
-                out.write(bytes(3000))
-                print("written", flush=True)
-            elif line.strip() == "commit":
-                out.commit()
-                print("committed", flush=True)
-                break
-    """
-)
-
-
-def scratch_writer(data: Path, kind: str) -> tuple[subprocess.Popen, str]:
-    """A process writing a temporary under data/tmp (holding its lock); returns it and the name it writes."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", SCRATCH_WRITER, str(data), str(REPO), kind],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    name = process.stdout.readline().strip()
-    assert name, "the writer did not start"
-    return process, name
-
-
-def kill(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    for stream in (process.stdin, process.stdout):
-        if stream is not None:
-            stream.close()
-
-
-def backdate(path: Path, seconds: float) -> None:
-    moment = time.time() - seconds
-    os.utime(path, (moment, moment))
-
-
-def names_in(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
-
 
 def embedded_app(data: Path, **overrides):
     from backend.api_server import create_app
@@ -394,7 +349,6 @@ def test_a_journaled_voice_is_live_and_young_files_wait_for_the_grace_period(tmp
 
 def test_with_the_database_unreachable_at_start_nothing_record_based_is_swept(tmp_path, caplog):
     from backend.storage.names import new_reference_key
-    from tests.test_database import closed_port
 
     data = tmp_path / "data"
     orphan = new_reference_key("wav")
@@ -446,7 +400,6 @@ def test_a_voice_cloned_during_an_outage_is_in_its_list_once_the_database_is_bac
     make_app, fish, wav_bytes, monkeypatch, data_dir
 ):
     from backend.storage.journal import JOURNAL_NAME
-    from tests.conftest import FISH_MODEL_ID, FISH_URL, fish_model, upload
 
     app = make_app()
     client = app.test_client()
@@ -472,8 +425,6 @@ def test_a_voice_cloned_during_an_outage_is_in_its_list_once_the_database_is_bac
 def test_journaled_voices_are_saved_at_start_unless_their_account_went_meanwhile(
     make_app, fish, wav_bytes, monkeypatch, data_dir
 ):
-    from tests.conftest import FISH_MODEL_ID, FISH_URL, fish_model, upload
-
     app = make_app()
     client = app.test_client()
     staying = client.post("/api/users/local|staying", json={}).json["user"]

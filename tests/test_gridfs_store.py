@@ -7,17 +7,16 @@ upstream is the real-socket fake Fish.Audio.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 
-from backend import fish_audio
 from backend.api_server import create_app
 from backend.config import ConfigError
 from backend.database import DatabaseManager, utcnow
-from tests.conftest import fetch, files_under, upload
+from backend.providers.fish import client as fish_client
 from tests.fake_fish import FakeFish, Reply, mp3_like
+from tests.helpers import background_syntheses, fetch, files_under, join_all, reference_voice, upload
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def fake():
 
 @pytest.fixture
 def make_instance(fake, shared, tmp_path, monkeypatch):
-    monkeypatch.setattr(fish_audio, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(fish_client, "_sleep", lambda seconds: None)
     made = []
 
     def factory(label: str = "a", **overrides):
@@ -131,9 +130,10 @@ def test_the_cache_is_shared_and_goes_with_the_voice(a, b, fake, shared, wav_byt
     assert a.get(first["audio_url"]).status_code == 404 and a.get(second["audio_url"]).status_code == 404
 
 
-def test_progressive_audio_can_be_followed_from_another_instance(a, b, fake, shared):
+def test_progressive_audio_can_be_followed_from_another_instance(a, b, fake, shared, monkeypatch):
     body = mp3_like(60000)
     fake.plan["POST /v1/tts"] = Reply(body=body, content_type="audio/mpeg", chunks=10, chunk_delay=0.1)
+    writers = background_syntheses(a.application, monkeypatch)
     response = a.post("/api/synthesize", json={"text": "Slowly, on A.", "progressive": True})
     assert response.status_code == 200 and response.json["complete"] is False
     follower = b.get(response.json["audio_url"], buffered=False)
@@ -141,9 +141,7 @@ def test_progressive_audio_can_be_followed_from_another_instance(a, b, fake, sha
     pieces = list(follower.response)
     follower.close()
     assert b"".join(pieces) == body and len(pieces) > 1  # it arrived while it grew
-    deadline = time.monotonic() + 5
-    while shared.db.audio_progress.count_documents({}) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    join_all(writers)  # A's writer has stored the file and cleared its progress
     db = shared.db
     assert db.audio_progress.count_documents({}) == 0 and db.audio_progress_pieces.count_documents({}) == 0
     assert fetch(b, response.json["audio_url"])[1] == body
@@ -163,16 +161,17 @@ def test_a_follower_that_arrives_late_gets_the_whole_file(a, b, fake):
     assert first + rest == body
 
 
-def test_a_progressive_failure_keeps_nothing_anywhere(a, b, fake, shared):
+def test_a_progressive_failure_keeps_nothing_anywhere(a, b, fake, shared, monkeypatch):
     fake.plan["POST /v1/tts"] = Reply(
         body=mp3_like(60000), content_type="audio/mpeg", chunks=10, chunk_delay=0.05, drop_after_chunks=4
     )
+    writers = background_syntheses(a.application, monkeypatch)
     response = a.post("/api/synthesize", json={"text": "Cut off.", "progressive": True})
     follower = b.get(response.json["audio_url"], buffered=False)
     with pytest.raises(OSError, match="part-way"):
         b"".join(follower.response)
     follower.close()
-    time.sleep(0.2)
+    join_all(writers)  # A's writer has given up and cleaned up after itself
     assert b.get(response.json["audio_url"]).status_code == 404
     db = shared.db
     assert gridfs_names(shared, "audio") == [] and db["audio.chunks"].count_documents({}) == 0
@@ -279,15 +278,13 @@ def test_mongodb_means_gridfs_unless_told_otherwise():
 
 
 def test_a_local_engine_voice_made_on_one_instance_speaks_on_another(make_instance, shared, tmp_path):
-    from pathlib import Path
 
     from backend import audio
 
     a = make_instance("a", VOICE_PROVIDER="local")
     b = make_instance("b", VOICE_PROVIDER="local")
     user = a.post("/api/users/local|offline-family").json["user"]
-    reference = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "voices" / "slt_female_us.wav"
-    created = upload(a, reference.read_bytes(), user_id=user, name="SLT")
+    created = upload(a, reference_voice().read_bytes(), user_id=user, name="SLT")
     assert created.status_code == 201, created.json
     model_id = created.json["model_id"]
     assert shared.db.local_voice_profiles.count_documents({"_id": model_id}) == 1

@@ -17,8 +17,19 @@ from hypothesis import strategies as st
 from backend.extensions import rate_limit_key
 from backend.inputs import FORBIDDEN_CHARACTERS, MAX_JSON_DEPTH
 from backend.logs import SafeLogRecords
-from tests.conftest import FISH_MODEL_ID, FISH_URL, files_under, fish_model, upload
-from tests.test_auth import AUDIENCE, ISSUER, JWKSServer, KeyPair, bearer, token
+from tests.helpers import (
+    AUDIENCE,
+    FISH_MODEL_ID,
+    FISH_URL,
+    ISSUER,
+    JWKSServer,
+    KeyPair,
+    bearer,
+    files_under,
+    fish_model,
+    token,
+    upload,
+)
 
 # -- the two modes ----------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from schemathesis import checks
 from backend.api_server import create_app
 from backend.audio import OUTPUT_FORMATS
 from backend.providers import CreatedVoice, SynthesisStream
-from tests.test_routes_voice import MP3_BYTES
+from tests.helpers import MP3_BYTES
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 

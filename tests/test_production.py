@@ -11,7 +11,7 @@ import pytest
 
 from backend.config import ConfigError
 from backend.database import DatabaseManager
-from tests.e2e.conftest import free_port, wait_for
+from tests.helpers import free_port, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mongomock
 import pytest
 
 from backend import audio
 from backend.api_server import create_app
-from tests.conftest import fetch, files_under, upload
+from tests.helpers import fetch, files_under, reference_voice, upload
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +31,7 @@ def test_no_key_means_the_local_engine(local_client):
 def test_clone_speak_and_delete_offline(local_client, tmp_path):
     client, data_dir = local_client
     user = client.post("/api/users/local|offline").json["user"]
-    reference = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "voices" / "slt_female_us.wav"
-    created = upload(client, reference.read_bytes(), user_id=user, name="SLT")
+    created = upload(client, reference_voice().read_bytes(), user_id=user, name="SLT")
     assert created.status_code == 201, created.json
     model_id = created.json["model_id"]
     assert model_id.startswith("local-") and created.json["provider"] == "local"

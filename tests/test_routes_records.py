@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from bson import ObjectId
 
-from backend.errors import DatabaseUnavailable
-from tests.conftest import FISH_MODEL_ID, FISH_URL, files_under, fish_model, upload
+from tests.helpers import FISH_MODEL_ID, FISH_URL, FlakyClient, files_under, fish_model, upload, wait_until
 
 OTHER_MODEL_ID = "fedcba9876543210fedcba9876543210"
 
@@ -256,15 +255,21 @@ def test_health_reports_a_bad_key(client, fish):
     assert body["components"]["voice_provider"]["error"] == "voice_provider_auth_failed"
 
 
-def test_database_outage_gives_503_and_degraded_health(client, fish, app, monkeypatch, user_id):
+def test_database_outage_gives_503_and_degraded_health(make_app, fish):
+    """The database fails as an unreachable server does (the driver's own ServerSelectionTimeoutError, through
+    Echo's real mapping): record routes answer 503, and /health's own ping reports it, then the recovery."""
     fish.get(f"{FISH_URL}/wallet/self/api-credit", json={"credit": "1"})
-    db = app.extensions["echo"].db
+    database = FlakyClient()
+    client = make_app(db_client=database).test_client()
+    user_id = client.post("/api/users/local|tester").json["user"]
 
-    def down(*args, **kwargs):
-        raise DatabaseUnavailable()
+    def health_once(status: str):
+        """/health's body once its database check has found ``status`` (checks run in the background)."""
+        body = client.get("/health").json
+        return body if body["components"]["database"]["status"] == status else None
 
-    for name in ("get_user", "get_user_by_auth0", "get_or_create_user", "get_echo", "list_voice_models", "ping"):
-        monkeypatch.setattr(db, name, down if name != "ping" else lambda: {"status": "unavailable"})
+    assert wait_until(lambda: health_once("ok"), "/health finds the database")["status"] == "healthy"
+    database.down = True
     for response in (
         client.get(f"/api/voice-models?user_id={user_id}"),
         client.get("/api/users/local|tester"),
@@ -273,7 +278,17 @@ def test_database_outage_gives_503_and_degraded_health(client, fish, app, monkey
     ):
         assert response.status_code == 503
         assert response.json["error"] == "database_unavailable"
-    assert client.get("/health").json["status"] == "degraded"
+    health = wait_until(lambda: health_once("unavailable"), "/health finds the database unreachable")
+    assert health["status"] == "degraded"
+    assert health["components"]["database"] == {
+        "status": "unavailable",
+        "backend": "injected",
+        "detail": "The database is unavailable; try again shortly.",
+    }
+    assert health["components"]["voice_provider"]["status"] == "ok"  # only the database is down
+    database.down = False
+    assert wait_until(lambda: health_once("ok"), "/health finds the database back")["status"] == "healthy"
+    assert client.get("/api/users/local|tester").status_code == 200
 
 
 def test_unknown_routes_and_methods_answer_json(client):

@@ -4,15 +4,14 @@ served on a real loopback socket (so timeouts and dropped connections are real).
 from __future__ import annotations
 
 import threading
-import time
 
 import mongomock
 import pytest
 
-from backend import fish_audio
 from backend.api_server import create_app
-from tests.conftest import fetch, files_under, upload
+from backend.providers.fish import client as fish_client
 from tests.fake_fish import FakeFish, Reply, mp3_like
+from tests.helpers import background_syntheses, closed_port, fetch, files_under, join_all, upload, wait_until
 
 
 @pytest.fixture
@@ -24,7 +23,7 @@ def fake():
 
 @pytest.fixture
 def make_live_app(fake, data_dir, monkeypatch):
-    monkeypatch.setattr(fish_audio, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(fish_client, "_sleep", lambda seconds: None)
 
     def factory(**overrides):
         config = {
@@ -156,9 +155,7 @@ def test_a_full_queue_answers_503(make_live_app, fake):
         target=lambda: results.append(client.application.test_client().post("/api/synthesize", json={"text": "a"}))
     )
     first.start()
-    deadline = time.monotonic() + 10
-    while fake.in_flight == 0 and time.monotonic() < deadline:  # the first call holds the only slot
-        time.sleep(0.01)
+    wait_until(lambda: fake.in_flight, "the first call holds the only slot")
     late = client.post("/api/synthesize", json={"text": "b"})
     first.join()
     assert results[0].status_code == 200
@@ -202,12 +199,7 @@ def test_retry_after_then_success(client, fake):
 
 
 def test_connection_refused_is_503(make_live_app, data_dir):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = make_live_app(FISH_AUDIO_API_URL=f"http://127.0.0.1:{port}").test_client()
+    client = make_live_app(FISH_AUDIO_API_URL=f"http://127.0.0.1:{closed_port()}").test_client()
     response = client.post("/api/synthesize", json={"text": "Hi"})
     assert response.status_code == 503 and response.json["error"] == "voice_provider_unavailable"
     assert no_leftovers(data_dir)
@@ -246,35 +238,39 @@ def test_a_deleted_account_takes_its_default_voice_cache_entries(client, data_di
     assert len(files_under(data_dir / "cache")) == 1
 
 
-def test_progressive_answers_early_and_the_link_streams_while_it_grows(client, fake, data_dir):
+def test_progressive_answers_early_and_the_link_streams_while_it_grows(client, fake, data_dir, monkeypatch):
     body = mp3_like(60000)
-    fake.plan["POST /v1/tts"] = Reply(body=body, content_type="audio/mpeg", chunks=10, chunk_delay=0.15)
-    started = time.perf_counter()
+    rest = threading.Event()  # upstream sends its first chunk, then holds the rest back until this is set
+    fake.plan["POST /v1/tts"] = Reply(body=body, content_type="audio/mpeg", chunks=10, hold=rest)
+    writers = background_syntheses(client.application, monkeypatch)
     response = client.post("/api/synthesize", json={"text": "Slowly now.", "progressive": True})
-    answered = time.perf_counter() - started
-    assert response.status_code == 200 and response.json["complete"] is False
-    assert answered < 1.0  # the whole audio takes about 1.4 s upstream
+    assert response.status_code == 200 and response.json["complete"] is False  # answered before the audio is all in
     follower = client.get(response.json["audio_url"], buffered=False)
     assert follower.status_code == 200 and follower.mimetype == "audio/mpeg"
-    received = b"".join(follower.response)
+    pieces = iter(follower.response)
+    first = next(pieces)  # the link streams what there is, while the rest is still held upstream
+    assert first and body.startswith(first) and len(first) < len(body)
+    rest.set()
+    received = first + b"".join(pieces)
     follower.close()
     assert received == body
-    time.sleep(0.1)
+    join_all(writers)  # the background writer has stored the finished file
     stored, data = fetch(client, response.json["audio_url"])  # afterwards: the finished file, with ranges
     assert data == body and stored.headers.get("Accept-Ranges") == "bytes"
 
 
-def test_progressive_failure_part_way_keeps_nothing(client, fake, data_dir):
+def test_progressive_failure_part_way_keeps_nothing(client, fake, data_dir, monkeypatch):
     fake.plan["POST /v1/tts"] = Reply(
         body=mp3_like(60000), content_type="audio/mpeg", chunks=10, chunk_delay=0.05, drop_after_chunks=4
     )
+    writers = background_syntheses(client.application, monkeypatch)
     response = client.post("/api/synthesize", json={"text": "Cut off.", "progressive": True})
     assert response.status_code == 200
     follower = client.get(response.json["audio_url"], buffered=False)
     with pytest.raises(OSError, match="part-way"):
         b"".join(follower.response)
     follower.close()
-    time.sleep(0.2)
+    join_all(writers)  # the background writer has given up and cleaned up after itself
     assert client.get(response.json["audio_url"]).status_code == 404
     assert no_leftovers(data_dir)
 

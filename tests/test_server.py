@@ -24,7 +24,7 @@ import requests
 from backend.database import DatabaseManager
 from backend.logs import SafeLogRecords, install_gunicorn_log_escaping
 from backend.services import health
-from tests.e2e.conftest import free_port, wait_for
+from tests.helpers import closed_port, free_port, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -223,9 +223,9 @@ def test_malformed_content_length_closes_the_connection_at_once(gunicorn_server,
     port, _ = gunicorn_server
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(request_with(b"Content-Length: " + value, b"Content-Type: application/json", body=b'{"x":'))
-        started = time.monotonic()
-        raw = read_to_eof(sock, timeout=2.0)
-        assert time.monotonic() - started < 1.0
+        # The time is the feature: the answer, then EOF, at once (milliseconds here), not when the client gives up
+        # or a server timeout passes. 1.5 s leaves a loaded machine room.
+        raw = read_to_eof(sock, timeout=1.5)
     status, headers, body = parse(raw)
     assert status == 400 and headers["connection"] == "close" and json.loads(body)["error"] == "bad_request"
 
@@ -242,9 +242,11 @@ def test_a_client_holding_a_closed_connection_open_does_not_hold_up_others(gunic
             stubborn.append(sock)
             sock.sendall(request_with(b"Content-Length: abc"))
             read_to_eof(sock, timeout=2.0)  # answered and half-closed; this client never closes its end
+        # The time is the feature: answered at once (milliseconds here), where the stock worker first waits up
+        # to 2 s on each of the three. Below 1.5 s leaves a loaded machine room and still tells the two apart.
         started = time.monotonic()
         raw = exchange(port, page)
-        assert time.monotonic() - started < 1.0  # the stock worker waits up to 2 s on each of them first
+        assert time.monotonic() - started < 1.5
         assert parse(raw)[0] == 200
     finally:
         for sock in stubborn:
@@ -412,10 +414,17 @@ class HangingProvider:
         return {"status": "ok", "provider": self.name, "description": self.description}
 
 
+# /health answers within about a second whatever its dependencies do: the time is the feature. It waits up to
+# health.ANSWER_WAIT_SECONDS (0.7 s) for its checks, then answers from the last known state. The bound leaves
+# a loaded machine room and still fails a /health that waits for a check: the checks below take 2.5 s (the
+# database) or hang (the voice provider).
+HEALTH_ANSWERS_WITHIN = 1.5
+
+
 def timed_health(client) -> dict:
     started = time.monotonic()
     response = client.get("/health")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < HEALTH_ANSWERS_WITHIN
     assert response.status_code == 200
     return response.json
 
@@ -423,13 +432,13 @@ def timed_health(client) -> dict:
 def test_health_answers_at_once_while_mongodb_is_down_and_the_provider_hangs(tmp_path, monkeypatch):
     from backend.api_server import create_app
 
-    monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 2.0)
+    monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 3.0)
     provider = HangingProvider()
     app = create_app(
         {
             "DATA_DIR": str(tmp_path),
-            "MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",  # nothing listens
-            "MONGODB_TIMEOUT_MS": 1500,  # longer than /health waits
+            "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
+            "MONGODB_TIMEOUT_MS": 2500,  # longer than /health may take, shorter than a check may run
             "AUDIO_STORE": "files",
             "RATELIMIT_STORAGE_URI": "memory://",
             "LOG_LEVEL": "ERROR",
@@ -466,7 +475,7 @@ def test_health_answers_at_once_while_mongodb_is_down_and_the_provider_hangs(tmp
             "status": "unavailable",
             "provider": "hanging",
             "error": "voice_provider_timeout",
-            "detail": "The voice provider did not answer within 2 s.",
+            "detail": "The voice provider did not answer within 3 s.",
         }
         assert provider.calls == 1  # never a second check while one is in flight
 
@@ -490,7 +499,7 @@ def test_health_under_gunicorn_with_a_hanging_provider_and_no_mongodb(tmp_path):
         FISH_AUDIO_API_KEY="fake-key-for-tests-000",
         FISH_AUDIO_API_URL=f"http://127.0.0.1:{hanging.getsockname()[1]}",
         FISH_AUDIO_TIMEOUT="30",
-        MONGODB_URI=f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        MONGODB_URI=f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",  # the ping takes 2 s to fail
         AUDIO_STORE="files",
         RATELIMIT_STORAGE_URI="memory://",
     )
@@ -501,7 +510,7 @@ def test_health_under_gunicorn_with_a_hanging_provider_and_no_mongodb(tmp_path):
         while True:
             started = time.monotonic()
             body = requests.get(url, timeout=5).json()
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < HEALTH_ANSWERS_WITHIN
             database, voice = body["components"]["database"], body["components"]["voice_provider"]
             if database["status"] == "unavailable" and voice["status"] == "unavailable":
                 break

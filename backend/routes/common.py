@@ -77,16 +77,9 @@ def page_args(default_limit: int = 50) -> tuple[int, int]:
     return int_arg("limit", default_limit, minimum=1), int_arg("offset", 0, maximum=10**9)
 
 
-def _named_user_id() -> Any:
-    """The user id a request names, from the query string, JSON body or form."""
-    raw = request.args.get("user_id")
-    if raw in (None, "") and request.mimetype == "application/json":
-        body = request.get_json(silent=True)
-        if isinstance(body, dict):
-            raw = body.get("user_id")
-    if raw in (None, "") and request.form:
-        raw = request.form.get("user_id")
-    return None if raw in (None, "") else raw
+def paged(key: str, items: list, total: int, limit: int, offset: int) -> dict[str, Any]:
+    """A page of a list as every list route answers it."""
+    return {"success": True, key: items, "count": len(items), "total": total, "limit": limit, "offset": offset}
 
 
 def signed_in() -> bool:
@@ -100,7 +93,7 @@ def caller_id(*, required: bool = False) -> ObjectId | None:
     refused with 403. In local mode (no sign-in) the client names its user with ``user_id``, as the
     seed did.
     """
-    named = _named_user_id()
+    named = inputs.named_user_id(request)
     caller = g.get("caller")
     if caller is not None:
         if named is not None and str(named).lower() != str(caller.user_id):

@@ -12,6 +12,7 @@ from backend.routes.common import (
     json_body,
     owned,
     page_args,
+    paged,
     public_echo,
     require_user,
     services,
@@ -60,8 +61,7 @@ def list_echos():
     limit, offset = page_args()
     require_user(user_id)
     echos, total = services().db.list_echos(user_id, limit=limit, offset=offset)
-    echos = [public_echo(echo) for echo in echos]
-    return {"success": True, "echos": echos, "count": len(echos), "total": total, "limit": limit, "offset": offset}
+    return paged("echos", [public_echo(echo) for echo in echos], total, limit, offset)
 
 
 @bp.get("/api/echo/<echo_id>")

@@ -7,9 +7,9 @@ import logging
 from flask import Blueprint, Response, g, request, send_file, stream_with_context
 from werkzeug.wsgi import wrap_file
 
-from backend.audio import OUTPUT_FORMATS
 from backend.errors import BadRequest, DatabaseUnavailable, NotFound, NoVoice, VoiceDeleted
 from backend.extensions import public, rate_limited
+from backend.formats import format_of_name, output_format
 from backend.routes.common import (
     caller_id,
     id_field,
@@ -90,9 +90,7 @@ def synthesize():
     text = text_field(data, "text", required=True, max_length=svc.settings.max_text_chars)
     reference_id = voice_field(data, "reference_id")
     echo_id = id_field(data, "echo_id")
-    fmt = (text_field(data, "format", max_length=10) or "mp3").lower()
-    if fmt not in OUTPUT_FORMATS:
-        raise BadRequest(f"'format' must be one of {', '.join(OUTPUT_FORMATS)}.")
+    fmt = output_format(data.get("format")).name
     if reference_id and echo_id:
         raise BadRequest("Send either 'echo_id' (speak as that echo) or 'reference_id' (a voice), not both.")
     # Speaking as an echo, or in a voice someone keeps here, touches their records: the caller must be known
@@ -195,12 +193,12 @@ def get_audio(name: str):
     if stored is None:
         growing = svc.speech.follow_audio(name)
         if growing is not None:  # still being spoken: follow it as it grows
-            mimetype = OUTPUT_FORMATS[name.rsplit(".", 1)[1]]
+            mimetype = format_of_name(name).media_type
             return Response(growing, mimetype=mimetype, headers={"Cache-Control": "no-store"})
         stored = svc.speech.stored_audio(name)  # finished between the two looks
         if stored is None:
             raise NotFound("No audio with this name.")
-    mimetype = OUTPUT_FORMATS[name.rsplit(".", 1)[1]]  # names are <token>.<format>
+    mimetype = format_of_name(name).media_type
     if stored.path is not None:
         response = send_file(stored.path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)
     else:

@@ -10,6 +10,7 @@ from backend.routes.common import (
     caller_id,
     owned,
     page_args,
+    paged,
     public_voice_model,
     require_user,
     services,
@@ -25,14 +26,7 @@ def list_voice_models():
     limit, offset = page_args()
     require_user(user_id)
     models, total = services().db.list_voice_models(user_id, limit=limit, offset=offset)
-    return {
-        "success": True,
-        "voice_models": [public_voice_model(m) for m in models],
-        "count": len(models),
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }
+    return paged("voice_models", [public_voice_model(m) for m in models], total, limit, offset)
 
 
 @bp.get("/api/voice-models/<model_id>")

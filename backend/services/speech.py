@@ -9,8 +9,8 @@ from typing import Any
 
 from backend import audio
 from backend.database import DatabaseManager
-from backend.errors import BadRequest, DatabaseUnavailable, ProviderError
-from backend.providers import SYNTH_FORMATS
+from backend.errors import DatabaseUnavailable, ProviderError
+from backend.formats import FORMATS
 from backend.services.voices import VoiceService
 from backend.storage import AudioCache, AudioStore, Output, StoredAudio
 from backend.storage.cache import default_voice_namespace
@@ -48,8 +48,6 @@ class Speech:
         Provider errors and output in the wrong format surface here, before any audio is handed on.
         ``use_cache=False`` bypasses the cache both ways (for voices whose record could not be checked).
         """
-        if fmt not in SYNTH_FORMATS:
-            raise BadRequest(f"format must be one of {', '.join(SYNTH_FORMATS)}.")
         provider = self.voices.provider_for(reference_id, provider_name)
         namespace = reference_id or default_voice_namespace(user_id)
         key = self.cache.key(
@@ -66,7 +64,7 @@ class Speech:
                 output=None,
                 name=hit.name,
                 fmt=fmt,
-                media_type=audio.OUTPUT_FORMATS[fmt],
+                media_type=FORMATS[fmt].media_type,
                 provider=provider.name,
                 reference_id=reference_id,
             )

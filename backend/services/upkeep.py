@@ -117,7 +117,12 @@ class Upkeep:
             if self._running or time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS:
                 return
             self._running = True
-        threading.Thread(target=self._run_once, name="echo-upkeep", daemon=True).start()
+        try:
+            threading.Thread(target=self._run_once, name="echo-upkeep", daemon=True).start()
+        except RuntimeError:  # no thread to be had now: the request goes on, a later one tries again
+            log.warning("the hourly upkeep could not start; it is tried again on a later request")
+            with self._lock:
+                self._running = False
 
     def _run_once(self) -> None:
         try:

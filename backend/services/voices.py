@@ -10,11 +10,12 @@ from backend import audio
 from backend.config import Settings
 from backend.errors import (
     Conflict,
+    NotFound,
     ProviderError,
     ProviderNotConfigured,
     UnprocessableAudio,
 )
-from backend.providers import CreatedVoice, VoiceProvider
+from backend.providers import CreatedVoice, VoiceProvider, provider_named_by
 from backend.storage import AudioCache, AudioStore
 from backend.storage.pending import PendingDeletions
 
@@ -61,19 +62,20 @@ class VoiceService:
         """The provider that owns ``model_id`` (or the active one for no voice)."""
         if not model_id:
             return self.active
-        name = recorded_provider or next(
-            (n for n, p in self.providers.items() if p.owns(model_id)),
-            "local" if model_id.startswith("local-") else "fish",
-        )
-        provider = self.providers.get(name)
-        if provider is None:
-            if name == "fish":
-                raise Conflict(
-                    "This voice was cloned with Fish.Audio, which is not configured on this server "
-                    "(set FISH_AUDIO_API_KEY)."
-                )
-            raise Conflict(f"This voice belongs to the '{name}' provider, which is not available on this server.")
-        return provider
+        if recorded_provider in self.providers:
+            return self.providers[recorded_provider]
+        for provider in self.providers.values():
+            if provider.owns(model_id):
+                return provider
+        name = recorded_provider or provider_named_by(model_id)
+        if name is None:
+            raise NotFound("No voice model with this id.")
+        if name == "fish":
+            raise Conflict(
+                "This voice was cloned with Fish.Audio, which is not configured on this server "
+                "(set FISH_AUDIO_API_KEY)."
+            )
+        raise Conflict(f"This voice belongs to the '{name}' provider, which is not available on this server.")
 
     # -- cloning ----------------------------------------------------------------------------------
 

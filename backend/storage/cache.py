@@ -20,6 +20,7 @@ from pathlib import Path
 
 from backend.database import DatabaseManager, utcnow
 from backend.errors import DatabaseUnavailable
+from backend.formats import EXTENSIONS_PATTERN
 from backend.storage import StoredAudio
 from backend.storage.files import StoredFile
 from backend.storage.gridfs import StoredBlob, delete_blob, find_blob
@@ -27,7 +28,7 @@ from backend.storage.gridfs import StoredBlob, delete_blob, find_blob
 log = logging.getLogger(__name__)
 
 _RESCAN_SECONDS = 60.0
-_ENTRY_NAME = re.compile(r"^[0-9a-f]{12}_[0-9a-f]{40}\.(mp3|wav|opus|pcm)$")
+_ENTRY_NAME = re.compile(rf"[0-9a-f]{{12}}_[0-9a-f]{{40}}\.({EXTENSIONS_PATTERN})")
 
 
 def default_voice_namespace(user_id: object) -> str:
@@ -68,7 +69,7 @@ class _BoundedCache(ABC):
 
     @staticmethod
     def is_entry_name(name: object) -> bool:
-        return isinstance(name, str) and bool(_ENTRY_NAME.match(name))
+        return isinstance(name, str) and bool(_ENTRY_NAME.fullmatch(name))
 
     def _grow(self, size: int) -> None:
         """Count an added entry; evict when the estimate (rescanned every minute) passes the bound."""

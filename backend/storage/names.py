@@ -10,23 +10,22 @@ import re
 import secrets
 from typing import TypeGuard
 
-# Stored output files are named by format.
-OUTPUT_EXTENSIONS = {"mp3": "mp3", "wav": "wav", "opus": "opus", "pcm": "pcm"}
+from backend.formats import EXTENSIONS_PATTERN, FORMATS
 
-_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_-]{22,64}\.(mp3|wav|opus|pcm)$")
-_REFERENCE_KEY = re.compile(r"^[A-Za-z0-9_-]{22,64}\.(wav|mp3|m4a|aac|ogg|webm|flac)$")
+_OUTPUT_NAME = re.compile(rf"[A-Za-z0-9_-]{{22,64}}\.({EXTENSIONS_PATTERN})")
+_REFERENCE_KEY = re.compile(r"[A-Za-z0-9_-]{22,64}\.(wav|mp3|m4a|aac|ogg|webm|flac)")
 
 
 def is_output_name(name: object) -> TypeGuard[str]:
-    return isinstance(name, str) and bool(_OUTPUT_NAME.match(name))
+    return isinstance(name, str) and bool(_OUTPUT_NAME.fullmatch(name))
 
 
 def is_reference_key(key: object) -> TypeGuard[str]:
-    return isinstance(key, str) and bool(_REFERENCE_KEY.match(key))
+    return isinstance(key, str) and bool(_REFERENCE_KEY.fullmatch(key))
 
 
 def new_output_name(fmt: str) -> str:
-    return f"{secrets.token_urlsafe(24)}.{OUTPUT_EXTENSIONS[fmt]}"
+    return f"{secrets.token_urlsafe(24)}.{FORMATS[fmt].extension}"
 
 
 def new_reference_key(extension: str) -> str:

@@ -5,18 +5,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "artifacts" / "e2e"
+from tests.helpers import E2E_ARTIFACTS as ARTIFACTS
+from tests.helpers import REPO, audio_file, free_port, wait_for
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -29,26 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--autoplay-policy=no-user-gesture-required",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, timeout: float = 90.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +76,6 @@ def browser():
 @pytest.fixture(scope="session")
 def microphone_browser(browser, tmp_path_factory):
     """A second Chromium whose microphone is the fake device playing generated speech-like audio."""
-    from tests.audiogen import audio_file
-
     speech = tmp_path_factory.mktemp("microphone") / "speech.wav"
     speech.write_bytes(audio_file("wav", seconds=12, rate=48000))
     instance = browser.browser_type.launch(

@@ -13,8 +13,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.audiogen import audio_file
-from tests.e2e.conftest import ARTIFACTS
+from tests.helpers import E2E_ARTIFACTS as ARTIFACTS
+from tests.helpers import audio_file
 
 pytestmark = pytest.mark.e2e
 

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import pytest
 
 from backend.storage import files
 from backend.storage.files import FileStore, StoredFile
 from backend.storage.names import new_output_name
-from tests.test_durability import kill, scratch_writer
+from tests.helpers import backdate, kill, names_in, scratch_writer
 
 
 @pytest.fixture
 def store(tmp_path) -> FileStore:
     return FileStore(tmp_path)
-
-
-def names_in(directory) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
 
 
 # -- reference recordings -------------------------------------------------------------------------
@@ -109,8 +104,7 @@ def test_old_outputs_are_purged(store):
     old, new = new_output_name("mp3"), new_output_name("mp3")
     for name in (old, new):
         (store.outputs_dir / name).write_bytes(b"ID3")
-    moment = time.time() - 7200
-    os.utime(store.outputs_dir / old, (moment, moment))
+    backdate(store.outputs_dir / old, 7200)
     assert store.purge_outputs(3600) == [old]
     assert names_in(store.outputs_dir) == [new]
 
@@ -122,8 +116,7 @@ def test_uploads_and_the_sweep_go_through_the_scratch_folder(store, tmp_path):
         assert path.parent == tmp_path / "tmp" and path.read_bytes() == b"RIFF...."
     left = tmp_path / "tmp" / "killed.upload"
     left.write_bytes(b"x")
-    moment = time.time() - 60
-    os.utime(left, (moment, moment))
+    backdate(left, 60)
     assert store.remove_stale_temporaries() == 1
 
 

@@ -11,7 +11,7 @@ from backend.storage.cache import FileCache, GridCache
 from backend.storage.files import FileStore
 from backend.storage.gridfs import GridStore
 from backend.storage.profiles import DatabaseProfiles, FileProfiles
-from tests.conftest import GridMongoClient
+from tests.helpers import GridMongoClient
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from backend.formats import FORMATS
 from backend.storage.names import (
-    OUTPUT_EXTENSIONS,
     is_output_name,
     is_reference_key,
     new_output_name,
@@ -13,7 +13,7 @@ from backend.storage.names import (
 )
 
 
-@pytest.mark.parametrize("fmt", sorted(OUTPUT_EXTENSIONS))
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_new_output_names_are_random_and_recognised(fmt):
     names = {new_output_name(fmt) for _ in range(50)}
     assert len(names) == 50 and all(is_output_name(n) and n.endswith(f".{fmt}") for n in names)
@@ -23,7 +23,7 @@ def test_new_output_names_are_random_and_recognised(fmt):
 def test_new_reference_keys_are_random_and_recognised(extension):
     key = new_reference_key(extension)
     assert is_reference_key(key) and key != new_reference_key(extension)
-    assert not is_output_name(key) or extension in OUTPUT_EXTENSIONS
+    assert not is_output_name(key) or extension in FORMATS
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import time
-
 import mongomock
 import pytest
 
 from backend.database import DatabaseManager
 from backend.storage.profiles import DatabaseProfiles, FileProfiles
+from tests.helpers import backdate
 
 MODEL_A, MODEL_B = "local-" + "a" * 24, "local-" + "b" * 24
 
@@ -50,8 +48,7 @@ def test_half_written_profiles_of_a_killed_process_are_removed_once_old_enough(t
     old, young = tmp_path / "voices" / ".tmp-old.json", tmp_path / "voices" / ".tmp-young.json"
     old.write_text('{"ha')
     young.write_text('{"ha')
-    moment = time.time() - 7200
-    os.utime(old, (moment, moment))
+    backdate(old, 7200)
     assert [m for m, _ in profiles.stored()] == [MODEL_A]  # temporaries are not profiles
     assert profiles.remove_temporaries(3600) == 1
     assert sorted(p.name for p in (tmp_path / "voices").iterdir()) == [".tmp-young.json", f"{MODEL_A}.json"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from backend.storage import scratch
 from backend.storage.scratch import Scratch, writer_is_alive
+from tests.helpers import backdate
 
 
 def held(path: Path) -> bool | None:
@@ -20,11 +20,6 @@ def held(path: Path) -> bool | None:
         return writer_is_alive(fd)
     finally:
         os.close(fd)
-
-
-def backdate(path: Path, seconds: float) -> None:
-    moment = time.time() - seconds
-    os.utime(path, (moment, moment))
 
 
 def test_a_temporary_is_locked_while_in_use_and_removed_after(tmp_path):

@@ -1,23 +1,18 @@
-"""Fish.Audio HTTP client (on requests) and the voice provider built on it."""
+"""The Fish.Audio HTTP client (on requests): timeouts, bounded retries, a concurrency cap, typed provider errors."""
 
 from __future__ import annotations
 
-import io
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from backend import audio as audio_codec
-from backend.audio import DecodedAudio
 from backend.errors import (
     ProviderAuthError,
     ProviderBusy,
@@ -27,13 +22,9 @@ from backend.errors import (
     ProviderUnavailable,
     ProviderVoiceNotFound,
 )
-from backend.providers import CreatedVoice, SynthesisStream
 
 log = logging.getLogger(__name__)
 
-# Containers Fish.Audio takes as they are; anything else is sent as WAV.
-_FISH_ACCEPTS = {"wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
-_FISH_MODEL_ID = re.compile(r"^[0-9a-f]{24,40}$")
 _MAX_RETRY_AFTER = 30.0
 _sleep = time.sleep  # tests replace it to record backoff without waiting
 
@@ -252,67 +243,3 @@ def _error_detail(response: requests.Response) -> str:
     if isinstance(payload, list):  # 422: [{loc, msg, type}]
         return "; ".join(str(item.get("msg", "")) for item in payload if isinstance(item, dict))[:200]
     return ""
-
-
-class FishAudioProvider:
-    """Voice provider backed by Fish.Audio's cloud clones."""
-
-    name = "fish"
-    description = "Fish.Audio cloud voice cloning"
-
-    def __init__(self, client: FishAudioClient, *, status_ttl: float = 60.0):
-        self.client = client
-        self.cache_tag = client.tts_model  # the same text in another TTS model is another recording
-        self._status_ttl = status_ttl
-        self._status_cache: tuple[float, dict[str, Any]] | None = None
-        self._status_lock = threading.Lock()
-
-    def owns(self, model_id: str) -> bool:
-        return bool(_FISH_MODEL_ID.match(model_id))
-
-    def create_voice(
-        self, *, title: str, audio_path: Path, audio: DecodedAudio, transcript: str | None
-    ) -> CreatedVoice:
-        container = audio.info.container
-        texts = [transcript] if transcript else None
-        if container in _FISH_ACCEPTS:
-            with open(audio_path, "rb") as fh:
-                model = self.client.create_model(
-                    title=title, voices=[(f"reference.{container}", fh, _FISH_ACCEPTS[container])], texts=texts
-                )
-        else:
-            wav = io.BytesIO(audio_codec.encode(audio.samples, audio.sample_rate, "wav"))
-            model = self.client.create_model(title=title, voices=[("reference.wav", wav, "audio/wav")], texts=texts)
-        model_id = model.get("_id") or model.get("id")
-        if not isinstance(model_id, str) or not model_id:
-            raise ProviderError("Fish.Audio created a model but returned no id.")
-        return CreatedVoice(
-            model_id=model_id,
-            state=str(model.get("state") or "created"),
-            details={"visibility": model.get("visibility"), "train_mode": model.get("train_mode")},
-        )
-
-    def delete_voice(self, model_id: str) -> None:
-        try:
-            self.client.delete_model(model_id)
-        except ProviderVoiceNotFound:
-            log.info("fish.audio model %s was already gone", model_id)
-
-    def synthesize(self, *, text: str, reference_id: str | None, fmt: str) -> SynthesisStream:
-        chunks = self.client.tts(text=text, reference_id=reference_id, fmt=fmt)
-        return SynthesisStream(chunks=chunks, media_type=audio_codec.OUTPUT_FORMATS[fmt], sample_rate=None)
-
-    def status(self) -> dict[str, Any]:
-        """Whether the key works, checked against the credit endpoint at most once per TTL."""
-        with self._status_lock:
-            now = time.monotonic()
-            if self._status_cache and now - self._status_cache[0] < self._status_ttl:
-                return self._status_cache[1]
-            state: dict[str, Any] = {"provider": self.name, "description": self.description}
-            try:
-                credit = self.client.api_credit()
-                state.update(status="ok", credit=credit.get("credit"))
-            except ProviderError as exc:
-                state.update(status="unavailable", error=exc.code, detail=exc.message)
-            self._status_cache = (now, state)
-            return state

@@ -4,6 +4,7 @@ this configuration offers."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
     from backend.storage import ProfileStore
 
 log = logging.getLogger(__name__)
-
-SYNTH_FORMATS = ("mp3", "wav", "opus", "pcm")
 
 
 @dataclass(frozen=True)
@@ -58,11 +57,24 @@ class VoiceProvider(Protocol):
         """{'status': 'ok'|'unavailable'|..., 'provider': name, 'description': ..., ...}"""
 
 
+# The shape of each provider's voice ids, configured here or not: a voice of a provider this server does not
+# offer is refused with a plain message, never sent to another one.
+VOICE_ID_SHAPES = {
+    "fish": re.compile(r"[0-9a-f]{24,40}"),
+    "local": re.compile(r"local-[0-9a-f]{24}"),  # MODEL_PREFIX of backend.providers.local.provider
+}
+
+
+def provider_named_by(model_id: str) -> str | None:
+    """The provider whose ids look like ``model_id`` (None for an id no provider makes)."""
+    return next((name for name, shape in VOICE_ID_SHAPES.items() if shape.fullmatch(model_id)), None)
+
+
 def build_providers(settings: Settings, profiles: ProfileStore | None = None) -> dict[str, VoiceProvider]:
     """The providers this configuration can offer; ``profiles`` keeps local voice profiles (default: files)."""
     providers: dict[str, VoiceProvider] = {}
     if settings.fish_audio_api_key:
-        from backend.fish_audio import FishAudioClient, FishAudioProvider
+        from backend.providers.fish import FishAudioClient, FishAudioProvider
 
         client = FishAudioClient(
             api_key=settings.fish_audio_api_key,
@@ -85,7 +97,7 @@ def build_providers(settings: Settings, profiles: ProfileStore | None = None) ->
 
 def _local_provider(settings: Settings, profiles: ProfileStore | None = None) -> VoiceProvider | None:
     try:
-        from backend.local_engine import LocalProvider
+        from backend.providers.local import LocalProvider
     except ImportError as exc:  # the engine's packages are not installed
         log.warning("local voice engine unavailable: %s", exc)
         return None

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from backend.errors import ProviderBusy, ProviderError, ProviderTimeout, ProviderUnavailable, ProviderVoiceNotFound
-from backend.fish_audio import FishAudioClient, FishAudioProvider
-from tests.conftest import FISH_KEY, FISH_MODEL_ID, FISH_URL, fish_model
+from backend.providers.fish import FishAudioClient, FishAudioProvider
+from tests.helpers import FISH_KEY, FISH_MODEL_ID, FISH_URL, fish_model
 
 pytestmark = pytest.mark.usefixtures("slept")
 
