@@ -27,8 +27,8 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.conftest import free_port, wait_for  # noqa: E402
 from tests.fake_fish import FakeFish, Reply, mp3_like  # noqa: E402
+from tests.helpers import free_port, wait_for  # noqa: E402
 
 
 def machine() -> str:
