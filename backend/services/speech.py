@@ -9,7 +9,7 @@ from typing import Any
 
 from backend import audio
 from backend.database import DatabaseManager
-from backend.errors import DatabaseUnavailable, ProviderError
+from backend.errors import DatabaseUnavailable, ProviderError, ServiceUnavailable
 from backend.formats import FORMATS
 from backend.services.voices import VoiceService
 from backend.storage import AudioCache, AudioStore, Output, StoredAudio
@@ -106,7 +106,11 @@ class Speech:
                 log.exception("background synthesis %s failed", job.name)
 
         thread = threading.Thread(target=finish, name=f"synth-{job.name[:8]}", daemon=True)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had: drop the unfinished file now, and say the server is busy
+            job.close()
+            raise ServiceUnavailable("The server is too busy to speak now; try again shortly.") from None
         return thread
 
     def follow_audio(self, name: str) -> Iterator[bytes] | None:

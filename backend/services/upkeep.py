@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from backend.database import DatabaseManager, utcnow
-from backend.errors import Conflict, DatabaseUnavailable, ProviderError
+from backend.errors import Conflict, DatabaseUnavailable, NotFound, ProviderError
 from backend.services.deletion import voice_recordings
 from backend.storage import AudioStore, ProfileStore
 from backend.storage.journal import JOURNAL_NAME, JournalUnreadable, UnsavedVoiceModels
@@ -174,6 +174,8 @@ class Upkeep:
                 recordings=voice_recordings(record),
                 outputs=[],
             )
+        except NotFound:  # an id no provider makes: there is nothing anywhere to delete
+            return True
         except (ProviderError, Conflict) as exc:
             log.warning("could not delete voice %s yet (%s); retried at the next pass", record["model_id"], exc)
             return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from bson import ObjectId
@@ -382,3 +383,32 @@ def test_stored_audio_is_an_output_or_a_cache_entry(setup):
     after = setup.speech.start(text="Hello", reference_id=None, fmt="mp3", user_id=user)
     assert not after.cached
     after.close()
+
+
+def test_a_background_job_that_cannot_get_a_thread_leaves_nothing_and_says_busy(monkeypatch):
+    """No thread to finish a progressive synthesis: the unfinished file is dropped at once, and the caller is told
+    the server is busy (a 503), not left with a link that never grows."""
+    from backend.errors import ServiceUnavailable
+    from backend.services import speech as speech_module
+    from backend.services.speech import Speech
+
+    closed = []
+
+    class Job:
+        name = "job-name"
+
+        def close(self):
+            closed.append(True)
+
+    class NoThread:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def start(self):
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(speech_module, "threading", SimpleNamespace(Thread=NoThread))
+    speech = Speech.__new__(Speech)
+    with pytest.raises(ServiceUnavailable):
+        speech.finish_in_background(Job())
+    assert closed == [True]
