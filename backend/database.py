@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.errors import ConfigurationError, ConnectionFailure, DuplicateKeyError, InvalidURI
 
 from backend.config import ConfigError
-from backend.errors import BadRequest, DatabaseUnavailable
+from backend.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -183,16 +182,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def parse_object_id(value: Any, field: str) -> ObjectId:
-    """An ObjectId from a client-supplied string; anything else is a 400, never a 500."""
-    if isinstance(value, ObjectId):
-        return value
-    try:
-        return ObjectId(str(value))
-    except (InvalidId, TypeError) as exc:
-        raise BadRequest(f"{field} must be a 24-character hexadecimal id.") from exc
 
 
 class DatabaseManager:

@@ -12,8 +12,8 @@ import pytest
 from bson import ObjectId
 
 from backend.api_server import create_app
-from backend.database import DatabaseManager, parse_object_id, utcnow
-from backend.errors import BadRequest, DatabaseUnavailable
+from backend.database import DatabaseManager, utcnow
+from backend.errors import DatabaseUnavailable
 from tests.helpers import (
     FISH_KEY,
     FISH_MODEL_ID,
@@ -226,14 +226,6 @@ def test_mongo_uri_alias_and_bad_uri(tmp_path):
     assert load_settings(env={"MONGO_URI": "mongodb://h/"}).mongodb_uri == "mongodb://h/"
     with pytest.raises(ConfigError):
         DatabaseManager(uri="http://not-mongo")
-
-
-def test_parse_object_id():
-    oid = ObjectId()
-    assert parse_object_id(str(oid), "x") == oid
-    for bad in ("", "xyz", "g" * 24, None, 12):
-        with pytest.raises(BadRequest):
-            parse_object_id(bad, "x")
 
 
 def test_upload_and_synthesize_work_while_mongodb_is_unreachable(tmp_path, fish, wav_bytes, slept):

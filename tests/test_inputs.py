@@ -477,3 +477,16 @@ def test_an_echo_never_given_a_voice_is_refused_too(client, fish, user_id):
     theirs = client.post("/api/synthesize", json={"text": "hi", "echo_id": echo["_id"], "user_id": other})
     assert theirs.status_code == 404
     assert len(fish.calls) == 0
+
+
+def test_object_ids_from_client_input():
+    """An id parsed from client input is an ObjectId; anything else is a 400, never a 500."""
+    from bson import ObjectId
+
+    from backend.inputs import InvalidInput, object_id
+
+    oid = ObjectId()
+    assert object_id(str(oid), "x") == oid and object_id(oid, "x") is oid
+    for bad in ("", "xyz", "g" * 24, None, 12, str(oid) + "\n", " " + str(oid)[1:]):
+        with pytest.raises(InvalidInput):
+            object_id(bad, "x")
