@@ -1,10 +1,17 @@
-"""Speed of the local engine: real-time factor and time to first audio, per output format, plain and voice-matched."""
+"""Speed of the local engine: real-time factor and time to first audio, per output format, plain and voice-matched.
+
+    python bench/bench_local_engine.py [--runs N] [--baseline-ref GIT_REF]
+
+``--baseline-ref`` measures the engine as it was at a git commit too (its backend exported to a temporary
+folder), in the same run, and prints the two side by side: each variant runs in its own process, the
+baseline first.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -12,16 +19,28 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if __name__ == "__main__" and "--tree" in sys.argv:  # measure the backend of another tree (see --baseline-ref)
+    sys.path.insert(0, sys.argv[sys.argv.index("--tree") + 1])
+else:
+    sys.path.insert(0, str(REPO))
+sys.path.insert(1, str(REPO))
 
 from backend.audio import AudioInfo, DecodedAudio, inspect  # noqa: E402
-from backend.formats import FORMATS  # noqa: E402
-from backend.providers.local import LocalProvider  # noqa: E402
-from backend.providers.local.signal import change_voice  # noqa: E402
+from bench.common import export_tree, machine  # noqa: E402
+
+try:  # the layout since the providers package
+    from backend.formats import FORMATS  # noqa: E402
+    from backend.providers.local import LocalProvider  # noqa: E402
+    from backend.providers.local.signal import change_voice  # noqa: E402
+except ImportError:  # the layout before it (one local_engine module)
+    from backend.local_engine import LocalProvider, change_voice  # type: ignore[no-redef]  # noqa: E402
+
+    from backend.providers import SYNTH_FORMATS as FORMATS  # type: ignore[no-redef]  # noqa: E402
 
 # About 30 seconds of speech in the base voice.
 PASSAGE = (
@@ -36,17 +55,6 @@ PASSAGE = (
 GOAL_RTF = 0.15
 GOAL_FIRST_AUDIO_S = 0.400
 CONCURRENT = 2
-
-
-def _machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def _reference(provider: LocalProvider) -> DecodedAudio:
@@ -109,12 +117,8 @@ def _concurrent(provider: LocalProvider, reference_id: str, workdir: Path) -> tu
     return statistics.median(r[1] for r in results), statistics.median(r[2] for r in results)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3, help="requests per cell; medians are shown")
-    args = parser.parse_args()
-
-    load_before = os.getloadavg()[0]
+def measure(runs: int) -> dict[str, Any]:
+    """Every cell of the table for the backend on ``sys.path``."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         provider = LocalProvider(workdir / "data")
@@ -130,7 +134,7 @@ def main() -> int:
         rows = []
         for label, reference_id in (("plain", None), ("matched", voice.model_id)):
             for fmt in FORMATS:
-                results = [_run(provider, reference_id, fmt, workdir) for _ in range(args.runs)]
+                results = [_run(provider, reference_id, fmt, workdir) for _ in range(runs)]
                 seconds = statistics.median(r[2] for r in results)
                 rtfs = [r[1] / r[2] for r in results]
                 firsts = [r[0] for r in results]
@@ -139,10 +143,20 @@ def main() -> int:
                 rows.append((label, fmt, seconds, rtf, min(rtfs), first, min(firsts), cpu))
         concurrent_wall, concurrent_audio = _concurrent(provider, voice.model_id, workdir)
         provider.delete_voice(voice.model_id)
+    return {
+        "load_s": load_s,
+        "create_s": create_s,
+        "rows": rows,
+        "concurrent_wall": concurrent_wall,
+        "concurrent_audio": concurrent_audio,
+    }
 
-    print(f"Machine: {_machine()}; 1-min load average before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}")
-    print(f"Model load (cold): {load_s:.2f} s; create_voice incl. one-off base-voice calibration: {create_s:.2f} s")
-    print(f"Passage: {len(PASSAGE)} chars; medians of {args.runs} requests")
+
+def print_one(result: dict[str, Any], runs: int) -> None:
+    rows = result["rows"]
+    print(f"Model load (cold): {result['load_s']:.2f} s; create_voice incl. one-off base-voice calibration: "
+          f"{result['create_s']:.2f} s")  # fmt: skip
+    print(f"Passage: {len(PASSAGE)} chars; medians of {runs} requests")
     print(
         f"{'voice':8} {'format':6} {'audio s':>8} {'RTF med':>8} {'RTF best':>8} {'1st ms med':>10} {'1st ms best':>11}"
         f" {'CPU s/audio s':>13}"
@@ -159,10 +173,73 @@ def main() -> int:
         f"first audio <= {GOAL_FIRST_AUDIO_S * 1000:.0f} ms: "
         f"{'met' if worst_first <= GOAL_FIRST_AUDIO_S else 'MISSED'} (worst median {worst_first * 1000:.0f} ms)"
     )
+    wall, audio = result["concurrent_wall"], result["concurrent_audio"]
     print(
-        f"{CONCURRENT} concurrent matched mp3 requests: each took {concurrent_wall:.2f} s (median) for "
-        f"{concurrent_audio:.1f} s of audio: RTF {concurrent_wall / concurrent_audio:.3f} per request"
+        f"{CONCURRENT} concurrent matched mp3 requests: each took {wall:.2f} s (median) for "
+        f"{audio:.1f} s of audio: RTF {wall / audio:.3f} per request"
     )
+
+
+def print_side_by_side(before: dict[str, Any], now: dict[str, Any], ref: str, runs: int) -> None:
+    print(f"Medians of {runs} requests; before = {ref[:10]}, now = the working tree")
+    print(f"{'':15} {'model load s':>14} {'create_voice s':>16}")
+    for name, result in (("before", before), ("now", now)):
+        print(f"{name:15} {result['load_s']:14.2f} {result['create_s']:16.2f}")
+    print(
+        f"{'voice':8} {'format':6} {'RTF before':>10} {'RTF now':>8} {'1st ms before':>13} {'1st ms now':>10}"
+        f" {'CPU/audio before':>16} {'CPU/audio now':>13}"
+    )
+    old_rows = {(r[0], r[1]): r for r in before["rows"]}
+    for row in now["rows"]:
+        old = old_rows.get((row[0], row[1]))
+        if old is None:
+            continue
+        print(
+            f"{row[0]:8} {row[1]:6} {old[3]:10.3f} {row[3]:8.3f} {old[5] * 1000:13.0f} {row[5] * 1000:10.0f}"
+            f" {old[7]:16.3f} {row[7]:13.3f}"
+        )
+    for name, result in (("before", before), ("now", now)):
+        wall, audio = result["concurrent_wall"], result["concurrent_audio"]
+        print(f"{CONCURRENT} concurrent matched mp3 requests, {name}: RTF {wall / audio:.3f} per request")
+
+
+def run_in_process(tree: Path, runs: int) -> dict[str, Any]:
+    """:func:`measure` in a fresh interpreter with ``tree``'s backend first on the path."""
+    completed = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--runs", str(runs), "--tree", str(tree), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="requests per cell; medians are shown")
+    parser.add_argument("--baseline-ref", help="also measure the engine as it was at this git commit, first")
+    parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)  # internal: whose backend to measure
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # internal: print the result
+    args = parser.parse_args()
+
+    if args.json:
+        print(json.dumps(measure(args.runs)))
+        return 0
+    load_before = os.getloadavg()[0]
+    if args.baseline_ref:
+        with tempfile.TemporaryDirectory(prefix="echo-bench-tree-") as trees:
+            tree = export_tree(args.baseline_ref, Path(trees), ("backend",))
+            print(f"measuring {args.baseline_ref} ...", flush=True)
+            before = run_in_process(tree, args.runs)
+        print("measuring the working tree ...", flush=True)
+        now = run_in_process(REPO, args.runs)
+    else:
+        now = measure(args.runs)
+    print(f"Machine: {machine()}; 1-min load average before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}")
+    if args.baseline_ref:
+        print_side_by_side(before, now, args.baseline_ref, args.runs)
+    else:
+        print_one(now, args.runs)
     if load_before > 0.5:
         print("note: other work was running before the bench started (load average > 0.5); figures include it")
     return 0

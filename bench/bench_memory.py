@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import export_tree, machine  # noqa: E402
 from tests.helpers import free_port, reference_voice, wait_for  # noqa: E402
 
 DEFAULT_VOICE = reference_voice()
@@ -46,27 +46,6 @@ SENTENCES = (
     "The wind was cold this morning, but by noon the sun had warmed the sand and the water was calm.",
     "We walked along the shore until the light began to fade, and then we hurried home for supper.",
 )
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    total = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:", 1)[1].split()[0])
-        total = f", {kb / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, IndexError, ValueError):
-        pass
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores{total}, "
-        f"Python {platform.python_version()}"
-    )
 
 
 def status_kb(pid: int, field_name: str) -> int:
@@ -273,15 +252,6 @@ def run_variant(name: str, tree: Path, env: dict[str, str], voice: Path, count: 
             echo.stop()
             Path(echo.log.name).unlink(missing_ok=True)
     return result
-
-
-def export_tree(ref: str, into: Path) -> Path:
-    """The backend and server config as they were at ``ref`` (git archive; the working tree is untouched)."""
-    archive = subprocess.run(
-        ["git", "archive", ref, "backend", "gunicorn.conf.py"], cwd=REPO, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:

@@ -6,13 +6,16 @@ Starts the fake upstream (tests/fake_fish.py) on loopback and Echo under gunicor
 the embedded store, then measures: time to first audio byte through Echo against straight to the
 upstream, 50 concurrent syntheses at 1 s upstream latency, a cache hit, listing 50 voice models among
 1,000 and 100,000 stored, and a long run of mixed requests (server errors, open files, memory).
+
+``--baseline-ref`` also runs the HTTP sections against the backend as it was at a git commit (exported to a
+temporary folder), first, so the two columns of the table come from one run on one machine. The listing
+section measures the current data layer only.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,28 +30,15 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import export_tree, machine  # noqa: E402
 from tests.fake_fish import FakeFish, Reply, mp3_like  # noqa: E402
 from tests.helpers import free_port, wait_for  # noqa: E402
-
-
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
-    )
 
 
 class Echo:
     """Echo under gunicorn, pointed at the fake upstream."""
 
-    def __init__(self, upstream: str, data_dir: Path, **env: str):
+    def __init__(self, upstream: str, data_dir: Path, tree: Path = REPO, **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("FISH_AUDIO", "MONGO", "AUTH0"))}
@@ -67,7 +57,7 @@ class Echo:
         environment.update(env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-            cwd=REPO,
+            cwd=tree,
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -261,33 +251,66 @@ def print_rows(rows: list[tuple[str, str, str]]) -> None:
         print(f"{name.ljust(66)}  {value:>16}  {note}", flush=True)
 
 
+def print_side_by_side(names: list[str], columns: list[list[tuple[str, str, str]]]) -> None:
+    """One row per measure, one column per variant (the variants ran the same sections in the same order)."""
+    print(f"\n{'measure'.ljust(66)}  " + "  ".join(f"{name:>16}" for name in names) + "  note")
+    print(f"{'-' * 66}  " + "  ".join("-" * 16 for _ in names) + f"  {'-' * 24}")
+    for index, (measure, _value, note) in enumerate(columns[-1]):
+        values = [column[index][1] if index < len(column) else "" for column in columns]
+        print(f"{measure.ljust(66)}  " + "  ".join(f"{value:>16}" for value in values) + f"  {note}", flush=True)
+
+
+def run_http(tree: Path, only: set[str], quick: bool, show: bool) -> list[tuple[str, str, str]]:
+    """The sections that go through HTTP, against Echo started from ``tree``."""
+    rows: list[tuple[str, str, str]] = []
+
+    def add(new: list[tuple[str, str, str]]) -> None:
+        rows.extend(new)
+        if show:
+            print_rows(new)
+
+    fake = FakeFish()
+    with tempfile.TemporaryDirectory() as directory:
+        echo = Echo(fake.url, Path(directory) / "data", tree=tree)
+        try:
+            if "ttfb" in only:
+                add(bench_ttfb(fake, echo, rounds=3 if quick else 10))
+            if "concurrency" in only:
+                add(bench_concurrency(fake, echo, count=50))
+            if "cache" in only:
+                add(bench_cache(fake, echo, rounds=5 if quick else 30))
+            if "mixed" in only:
+                add(bench_mixed(fake, echo, total=1000 if quick else 10000, concurrency=16))
+        finally:
+            echo.stop()
+            fake.close()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (a smoke run)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="run these sections")
+    parser.add_argument("--baseline-ref", help="also run the HTTP sections against the backend at this git commit")
     args = parser.parse_args()
     quick, only = args.quick, set(args.only)
 
     print(f"\nEcho serving benchmark — {machine()}\n")
-    print(f"{'measure'.ljust(66)}  {'result':>16}  note")
-    print(f"{'-' * 66}  {'-' * 16}  {'-' * 24}", flush=True)
     if only & {"ttfb", "concurrency", "cache", "mixed"}:
-        fake = FakeFish()
-        with tempfile.TemporaryDirectory() as directory:
-            echo = Echo(fake.url, Path(directory) / "data")
-            try:
-                if "ttfb" in only:
-                    print_rows(bench_ttfb(fake, echo, rounds=3 if quick else 10))
-                if "concurrency" in only:
-                    print_rows(bench_concurrency(fake, echo, count=50))
-                if "cache" in only:
-                    print_rows(bench_cache(fake, echo, rounds=5 if quick else 30))
-                if "mixed" in only:
-                    print_rows(bench_mixed(fake, echo, total=1000 if quick else 10000, concurrency=16))
-            finally:
-                echo.stop()
-                fake.close()
+        if args.baseline_ref:
+            with tempfile.TemporaryDirectory(prefix="echo-bench-tree-") as trees:
+                tree = export_tree(args.baseline_ref, Path(trees))
+                print(f"running the HTTP sections against {args.baseline_ref} ...", flush=True)
+                before = run_http(tree, only, quick, show=False)
+            print("running the HTTP sections against the working tree ...", flush=True)
+            now = run_http(REPO, only, quick, show=False)
+            print_side_by_side([f"before {args.baseline_ref[:7]}", "now"], [before, now])
+        else:
+            print(f"{'measure'.ljust(66)}  {'result':>16}  note")
+            print(f"{'-' * 66}  {'-' * 16}  {'-' * 24}", flush=True)
+            run_http(REPO, only, quick, show=True)
     if "listing" in only:
+        print()
         bench_listing([1000, 10000] if quick else [1000, 100000], rounds=3)
 
 
