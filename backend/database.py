@@ -6,12 +6,9 @@ buckets and the progress of audio being written), which reaches them through ``o
 
 from __future__ import annotations
 
-import configparser
 import fcntl
 import logging
-import os
 import secrets
-import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,7 +22,9 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.errors import ConfigurationError, ConnectionFailure, DuplicateKeyError, InvalidURI
 
 from backend.config import ConfigError
+from backend.docstore import DocStore
 from backend.errors import DatabaseUnavailable
+from backend.migration import migrate_if_needed, store_file
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +35,9 @@ INDEXES = [
     # Lists: filter and newest-first order both come from the index (no in-memory sort, whatever the size).
     ("voice_models", [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
     ("echos", [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
+    # Unlinking a deleted voice from its echos, and an echo from its voice models.
+    ("echos", [("voice_model_id", ASCENDING)], False),
+    ("voice_models", [("echo_id", ASCENDING)], False),
     ("messages", [("echo_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
     ("audio_files", [("model_id", ASCENDING)], False),
     ("audio_files", [("user_id", ASCENDING)], False),
@@ -80,117 +82,14 @@ def _lock_for_this_process(path: Path):
     return handle
 
 
-# Every collection Echo keeps in the embedded store, made at start so that no write ever creates one.
-EMBEDDED_COLLECTIONS = ("users", "voice_models", "echos", "messages", "audio_files", "local_voice_profiles", "secrets")
-_STORAGE_NAME_FILE = ".monty.storage"
-_STORAGE_CONFIG_FILE = "monty.storage.cfg"
-_STAGING_PREFIX = ".new-"
-
-
-def _prepare_embedded_store(path: Path, db_name: str) -> None:
-    """Make the embedded store whole before montydb opens it; safe to kill at any moment, and it repairs
-    what a killed process left.
-
-    montydb (2.5, sqlite engine) writes its two configuration files in place, so a kill can leave one
-    empty or missing (an empty storage name makes it fail; a missing one makes it set up another engine).
-    And it creates a collection on its first write in two steps, the SQLite file, then its table: a kill
-    between them leaves a collection that every later read and write fails on ("no such table"). Here both
-    configuration files are written aside and renamed into place, and every collection Echo uses is made
-    complete under a temporary name and renamed into place, before any write. A collection file without
-    its table (left by a kill before this existed) never held data, and is made again.
-    """
-    for leftover in path.glob(f"{_STAGING_PREFIX}*"):  # a start killed part-way
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
-    if not _storage_config_is_whole(path):
-        _write_storage_config(path)
-    database = path / db_name
-    database.mkdir(exist_ok=True)
-    for name in EMBEDDED_COLLECTIONS:
-        _ensure_collection_file(path, database, name)
-
-
-def _storage_config_is_whole(path: Path) -> bool:
-    try:
-        storage = (path / _STORAGE_NAME_FILE).read_text().strip()
-    except (FileNotFoundError, UnicodeDecodeError):
-        return False
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(path / _STORAGE_CONFIG_FILE)
-    except configparser.Error:
-        return False
-    return storage == "sqlite" and parser.get("sqlite", "use_bson", fallback="") == "yes"
-
-
-def _write_storage_config(path: Path) -> None:
-    """montydb's own configuration files, written in a staging directory and renamed into place."""
-    from montydb import set_storage
-
-    staging = path / f"{_STAGING_PREFIX}config-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    set_storage(str(staging), storage="sqlite", use_bson=True)
-    for name in (_STORAGE_NAME_FILE, _STORAGE_CONFIG_FILE):  # the configuration last: it completes the pair
-        _fsync(staging / name)
-        os.replace(staging / name, path / name)
-    _fsync(path)
-    shutil.rmtree(staging, ignore_errors=True)
-
-
-def _ensure_collection_file(path: Path, database: Path, name: str) -> None:
-    from montydb.storage.sqlite import CREATE_TABLE, SQLITE_DB_EXT, SQLITE_RECORD_TABLE
-
-    target = database / f"{name}{SQLITE_DB_EXT}"
-    if target.exists():
-        if _has_table(target, SQLITE_RECORD_TABLE):
-            return
-        log.warning("embedded store: collection %s was left unfinished by a killed process; making it again", name)
-        for suffix in ("-wal", "-shm", "-journal"):  # never replay an old log into the new file
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-    staging = path / f"{_STAGING_PREFIX}{database.name}-{name}{SQLITE_DB_EXT}"
-    staging.unlink(missing_ok=True)
-    connection = sqlite3.connect(staging)
-    try:
-        with connection:
-            connection.execute(CREATE_TABLE.format(SQLITE_RECORD_TABLE))
-    finally:
-        connection.close()
-    _fsync(staging)
-    os.replace(staging, target)
-    _fsync(database)
-
-
-def _has_table(file: Path, table: str) -> bool:
-    """Whether a collection file has its table (opening it recovers a committed write-ahead log first)."""
-    connection = sqlite3.connect(file)
-    try:
-        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        return connection.execute(query, (table,)).fetchone() is not None
-    except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"The embedded store's file {file} is damaged ({exc}); restore it from a backup.") from exc
-    finally:
-        connection.close()
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file's or a directory's contents (a directory: the names just renamed into it) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class DatabaseManager:
     """Users, voice models, echos and messages.
 
-    Backends: a MongoDB server (MONGODB_URI), an embedded on-disk store under DATA_DIR (montydb on SQLite) when
-    no URI is set, or any injected pymongo-compatible client (tests use mongomock). While MongoDB is
-    unreachable every method raises DatabaseUnavailable; the driver reconnects by itself, and indexes
-    are created on the first call that succeeds.
+    Backends: a MongoDB server (MONGODB_URI), the embedded store (``backend.docstore``: one SQLite file
+    under DATA_DIR/db) when no URI is set, or any injected pymongo-compatible client (tests use mongomock).
+    All three run the same pymongo calls and the same indexes. While MongoDB is unreachable every method
+    raises DatabaseUnavailable; the driver reconnects by itself, and indexes are created on the first call
+    that succeeds. On the embedded store each method is one transaction: all of it happens, or none.
     """
 
     def __init__(
@@ -204,6 +103,7 @@ class DatabaseManager:
     ):
         self._index_lock = threading.Lock()
         self._indexes_ready = False
+        self.migration = None
         if client is not None:
             self.backend = "injected"
             self._client = client
@@ -234,21 +134,26 @@ class DatabaseManager:
                 raise ConfigError(f"MONGODB_URI is not a valid MongoDB connection string: {exc}") from exc
             self._lock = None  # pymongo is thread-safe
         else:
-            from montydb import MontyClient
-
             if data_dir is None:
                 raise ConfigError("the embedded store needs DATA_DIR")
             path = Path(data_dir) / "db"
             path.mkdir(parents=True, exist_ok=True)
             self._process_lock = _lock_for_this_process(path / ".lock")
             self.backend = "embedded"
-            # montydb on SQLite (write-ahead log): every write is a transaction, so a killed process leaves
-            # the store as it was before or after each write, never half-written. What montydb does not make
-            # atomic (its configuration files, a collection's first table) is done here, before any use.
-            _prepare_embedded_store(path, db_name)
-            self._client = MontyClient(str(path))
-            # Serialise every call made through this manager: read-modify-write steps stay whole.
-            self._lock = threading.RLock()
+            try:
+                self.migration = migrate_if_needed(path, db_name)  # data of an earlier version's store
+                self._client = DocStore(store_file(path, db_name))
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                raise ConfigError(
+                    f"The embedded store in {path} could not be opened ({exc}); restore it from a backup."
+                ) from exc
+            except BaseException:
+                self.close()
+                raise
+            self._lock = None  # DocStore.transaction serialises, and makes each operation one transaction
+            self._db = self._client
+            return
         self._db = self._client[db_name]
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -274,7 +179,11 @@ class DatabaseManager:
     def _op(self) -> Iterator[Any]:
         """Run one logical operation: serialised for the embedded store, outages mapped to 503."""
         try:
-            if self._lock is not None:
+            if self.backend == "embedded":
+                with self._client.transaction():
+                    self._ensure_indexes()
+                    yield self._db
+            elif self._lock is not None:
                 with self._lock:
                     self._ensure_indexes()
                     yield self._db
@@ -296,10 +205,8 @@ class DatabaseManager:
         with self._index_lock:
             if self._indexes_ready:
                 return
-            if self.backend != "embedded":
-                # The embedded store has no indexes (it scans); uniqueness is kept under its lock instead.
-                for collection, keys, unique in INDEXES:
-                    self._db[collection].create_index(keys, unique=unique)
+            for collection, keys, unique in INDEXES:
+                self._db[collection].create_index(keys, unique=unique)
             self._indexes_ready = True
 
     def ping(self) -> dict[str, Any]:
@@ -315,7 +222,7 @@ class DatabaseManager:
             return {"status": "unavailable", "backend": self.backend, "detail": exc.message}
 
     def close(self) -> None:
-        close = getattr(self._client, "close", None)
+        close = getattr(getattr(self, "_client", None), "close", None)
         if close:
             close()
         lock = getattr(self, "_process_lock", None)

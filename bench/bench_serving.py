@@ -1,15 +1,14 @@
 """Serving benchmark: Echo in front of a fake Fish.Audio with a set latency. Prints a table.
 
-    .venv/bin/python bench/bench_serving.py [--quick]
+    .venv/bin/python bench/bench_serving.py [--quick] [--only SECTION ...] [--baseline-ref GIT_REF]
 
 Starts the fake upstream (tests/fake_fish.py) on loopback and Echo under gunicorn (gunicorn.conf.py) with
 the embedded store, then measures: time to first audio byte through Echo against straight to the
-upstream, 50 concurrent syntheses at 1 s upstream latency, a cache hit, listing 50 voice models among
-1,000 and 100,000 stored, and a long run of mixed requests (server errors, open files, memory).
+upstream, 50 concurrent syntheses at 1 s upstream latency, a cache hit, and a long run of mixed requests
+(throughput, server errors, open files, memory). The data layer's lists are measured by bench_store.py.
 
-``--baseline-ref`` also runs the HTTP sections against the backend as it was at a git commit (exported to a
-temporary folder), first, so the two columns of the table come from one run on one machine. The listing
-section measures the current data layer only.
+``--baseline-ref`` also runs every section against the backend as it was at a git commit (exported to a
+temporary folder), first, so the two columns of the table come from one run on one machine.
 """
 
 from __future__ import annotations
@@ -147,53 +146,6 @@ def bench_cache(fake: FakeFish, echo: Echo, rounds: int) -> list[tuple[str, str,
     return [("cache hit, whole request (median)", f"{statistics.median(times) * 1000:.1f} ms", "goal < 10 ms")]
 
 
-def bench_listing(sizes: list[int], rounds: int) -> list[tuple[str, str, str]]:
-    """The data layer directly: filling 100,000 records through HTTP would take longer than it tells."""
-    from bson import ObjectId
-
-    from backend.database import DatabaseManager
-
-    rows = []
-    # mongomock is left out: it is a test double, and its unique-index check makes bulk inserts quadratic.
-    backends = [("embedded (montydb on SQLite)", lambda d: DatabaseManager(data_dir=d))]
-    if os.environ.get("MONGODB_URI"):
-        backends.append(("mongodb", lambda d: DatabaseManager(uri=os.environ["MONGODB_URI"], db_name="echo_bench")))
-    for name, make in backends:
-        for size in sizes:
-            with tempfile.TemporaryDirectory() as directory:
-                db = make(Path(directory))
-                user = ObjectId()
-                others = [ObjectId() for _ in range(10)]
-                collection = db._db.voice_models
-                db.get_user(user)  # creates the indexes
-                batch = []
-                for index in range(size):
-                    owner = user if index % 20 == 0 else others[index % 10]
-                    batch.append({"model_id": f"m{index}", "user_id": owner, "name": f"v{index}", "created_at": index})
-                    if len(batch) == 5000:
-                        collection.insert_many(batch)
-                        batch = []
-                if batch:
-                    collection.insert_many(batch)
-                times = []
-                for _ in range(rounds):
-                    started = time.perf_counter()
-                    models, _total = db.list_voice_models(user, limit=50)
-                    times.append(time.perf_counter() - started)
-                assert len(models) == 50
-                row = (
-                    f"list 50 of a user's models, {size:,} stored, {name}",
-                    f"{statistics.median(times) * 1000:.1f} ms",
-                    "",
-                )
-                print_rows([row])
-                rows.append(row)
-                if name == "mongodb":
-                    db._client.drop_database("echo_bench")
-                db.close()
-    return rows
-
-
 def bench_mixed(fake: FakeFish, echo: Echo, total: int, concurrency: int) -> list[tuple[str, str, str]]:
     fake.plan["POST /v1/tts"] = Reply(body=mp3_like(8000), content_type="audio/mpeg", first_byte_delay=0.01)
     session_local = threading.local()
@@ -243,7 +195,7 @@ def bench_mixed(fake: FakeFish, echo: Echo, total: int, concurrency: int) -> lis
     ]
 
 
-SECTIONS = ("ttfb", "concurrency", "cache", "mixed", "listing")
+SECTIONS = ("ttfb", "concurrency", "cache", "mixed")
 
 
 def print_rows(rows: list[tuple[str, str, str]]) -> None:
@@ -296,7 +248,7 @@ def main() -> None:
     quick, only = args.quick, set(args.only)
 
     print(f"\nEcho serving benchmark — {machine()}\n")
-    if only & {"ttfb", "concurrency", "cache", "mixed"}:
+    if only:
         if args.baseline_ref:
             with tempfile.TemporaryDirectory(prefix="echo-bench-tree-") as trees:
                 tree = export_tree(args.baseline_ref, Path(trees))
@@ -309,9 +261,6 @@ def main() -> None:
             print(f"{'measure'.ljust(66)}  {'result':>16}  note")
             print(f"{'-' * 66}  {'-' * 16}  {'-' * 24}", flush=True)
             run_http(REPO, only, quick, show=True)
-    if "listing" in only:
-        print()
-        bench_listing([1000, 10000] if quick else [1000, 100000], rounds=3)
 
 
 if __name__ == "__main__":

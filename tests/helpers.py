@@ -105,6 +105,12 @@ def audio_file(kind: str = "wav", seconds: float = 6.0, **kwargs) -> bytes:
 MP3_BYTES = audio.encode(np.zeros(8000, dtype=np.float32), 16000, "mp3")
 
 
+def collect_stream(stream) -> tuple[bytes, int]:
+    """A provider's SynthesisStream read to its end: (all its bytes, how many chunks they came in)."""
+    chunks = list(stream.chunks)
+    return b"".join(chunks), len(chunks)
+
+
 # -- Fish.Audio (mocked with responses, or tests/fake_fish.py) -----------------------------------------
 
 FISH_URL = "https://fish.test"
@@ -159,6 +165,14 @@ def fetch(client, url: str, **kwargs):
         return response, response.get_data()
     finally:
         response.close()
+
+
+def local_app(data_dir: Path, **config):
+    """An app on the offline local engine (no Fish.Audio key, so no network), its database in mongomock."""
+    from backend.api_server import create_app  # here: bench/ imports this module without wanting the app
+
+    settings = {"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", **config}
+    return create_app(settings, environ={}, db_client=mongomock.MongoClient(tz_aware=True))
 
 
 def background_syntheses(app, monkeypatch) -> list[threading.Thread]:
@@ -407,3 +421,17 @@ def kill(process: subprocess.Popen) -> None:
     for stream in (process.stdin, process.stdout):
         if stream is not None:
             stream.close()
+
+
+def started_on_cue(script: str, *args: str) -> subprocess.Popen:
+    """A Python child running ``script``, which prints "ready" and then waits for a line on stdin (see cue)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def cue(child: subprocess.Popen) -> None:
+    """Wait until a child started with started_on_cue is ready, then let it go on."""
+    assert child.stdout.readline().strip() == "ready"
+    child.stdin.write("go\n")
+    child.stdin.flush()

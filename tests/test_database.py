@@ -148,8 +148,13 @@ def test_threads_share_the_store_safely(db):
     assert len(db.list_messages(echo_id, limit=500)) == 120
 
 
-def test_indexes(tmp_path):
-    db = DatabaseManager(client=mongomock.MongoClient())
+@pytest.mark.parametrize("backend", ["mongomock", "embedded"])
+def test_indexes(tmp_path, backend):
+    db = (
+        DatabaseManager(client=mongomock.MongoClient())
+        if backend == "mongomock"
+        else DatabaseManager(data_dir=tmp_path)
+    )
     db.get_user(ObjectId())  # indexes are made on first use
     info = db._db.users.index_information()
     assert any(spec["key"] == [("auth0_user_id", 1)] and spec.get("unique") for spec in info.values())
@@ -160,6 +165,7 @@ def test_indexes(tmp_path):
     messages = db._db.messages.index_information().values()
     assert any(spec["key"] == [("echo_id", 1), *newest_first] for spec in messages)
     assert any(spec["key"] == [("user_id", 1), *newest_first] for spec in db._db.echos.index_information().values())
+    db.close()
 
 
 def test_embedded_store_persists_across_restarts(tmp_path):
@@ -282,3 +288,30 @@ def test_lists_are_served_by_indexes(db, collection, field):
     plan = db._db[collection].find({field: ObjectId()}, sort=NEWEST_FIRST, skip=50, limit=50).explain()
     stages = _stages(plan["queryPlanner"]["winningPlan"])
     assert "IXSCAN" in stages and "COLLSCAN" not in stages and "SORT" not in stages, stages
+
+
+LISTS = [
+    # (collection, filter field, sort): every list Echo serves, as DatabaseManager asks for it
+    ("voice_models", "user_id", "NEWEST_FIRST"),
+    ("echos", "user_id", "NEWEST_FIRST"),
+    ("messages", "echo_id", "NEWEST_FIRST"),
+    ("users", "auth0_user_id", None),
+    ("voice_models", "model_id", None),
+    ("voice_models", "echo_id", None),
+    ("echos", "voice_model_id", None),
+    ("audio_files", "model_id", None),
+    ("audio_files", "user_id", None),
+]
+
+
+@pytest.mark.parametrize("collection, field, sort", LISTS)
+def test_the_embedded_store_serves_every_list_from_an_index(tmp_path, collection, field, sort):
+    """As on MongoDB: the filter and the order come from an index, and SQL reads only the page."""
+    from backend.database import NEWEST_FIRST
+
+    db = DatabaseManager(data_dir=tmp_path)
+    db.ping()  # creates the indexes
+    order = NEWEST_FIRST if sort else None
+    plan = db._db[collection].find({field: ObjectId()}, sort=order, skip=50, limit=50).explain()
+    assert plan["uses_index"] and not plan["sorts_in_memory"] and not plan["filtered_in_python"], plan
+    db.close()

@@ -22,11 +22,13 @@ from tests.helpers import (
     FISH_URL,
     backdate,
     closed_port,
+    cue,
     fish_model,
     free_port,
     kill,
     names_in,
     scratch_writer,
+    started_on_cue,
     upload,
     wait_for,
 )
@@ -134,43 +136,36 @@ FIRST_WRITES = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[2])
     from bson import ObjectId
-    from backend.database import EMBEDDED_COLLECTIONS, DatabaseManager
+    from backend.database import DatabaseManager
 
     print("ready", flush=True)
     sys.stdin.readline()
-    db = DatabaseManager(data_dir=sys.argv[1])  # writes montydb's configuration and makes the collections
-    for name in EMBEDDED_COLLECTIONS:
+    db = DatabaseManager(data_dir=sys.argv[1])  # makes the store file
+    for name in sys.argv[3].split(","):  # the first write into each collection makes it
         db._db[name].insert_one({"_id": ObjectId(), "first": True})
     print("done", flush=True)
     """
 )
 
 
+# Every collection DatabaseManager writes on the embedded store, and one it never wrote before.
+COLLECTIONS = ("users", "voice_models", "echos", "messages", "audio_files", "local_voice_profiles", "secrets", "new")
+
+
 def test_a_kill_during_the_first_writes_into_a_fresh_store_never_breaks_it(tmp_path):
     """SIGKILL at many moments while a fresh store is set up and first written: every collection works after.
 
-    Without the guard in DatabaseManager, montydb's sqlite engine creates a collection's file before its table,
-    and a kill between the two leaves "no such table" errors on that collection for ever (about half of such
-    kills did).
+    (montydb, the embedded engine before this one, created a collection's file before its table, and a kill
+    between the two left "no such table" errors on that collection for ever: about half of such kills did.)
     """
-    from backend.database import EMBEDDED_COLLECTIONS
-
     runs = 24
     children = []
     for index in range(runs):  # started together (imports take most of a second), then killed one by one
         data = tmp_path / f"fresh-{index}"
-        child = subprocess.Popen(
-            [sys.executable, "-c", FIRST_WRITES, str(data), str(REPO)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        children.append((data, child))
+        children.append((data, started_on_cue(FIRST_WRITES, str(data), str(REPO), ",".join(COLLECTIONS))))
     finished = 0
     for index, (data, child) in enumerate(children):
-        assert child.stdout.readline().strip() == "ready"
-        child.stdin.write("go\n")
-        child.stdin.flush()
+        cue(child)
         time.sleep(index * 0.003)  # 0 to 70 ms into set-up and first writes: a different moment each time
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -178,63 +173,13 @@ def test_a_kill_during_the_first_writes_into_a_fresh_store_never_breaks_it(tmp_p
         child.stdout.close()
         child.stdin.close()
         db = DatabaseManager(data_dir=data)  # opens: the lock died with the process
-        for name in EMBEDDED_COLLECTIONS:
+        for name in COLLECTIONS:
             marker = ObjectId()
             db._db[name].insert_one({"_id": marker, "after": True})
             assert db._db[name].find_one({"_id": marker})["after"] is True, name
             assert db._db[name].count_documents({}) in (1, 2), name
         db.close()
     assert finished < runs, "every writer finished before its kill: the window was never hit"
-
-
-def _montydb_left_it(db_dir: Path, state: str) -> None:
-    """What a kill at each step of montydb's own set-up leaves (its files are written in place, in order)."""
-    db_dir.mkdir(parents=True)
-    name, config = db_dir / ".monty.storage", db_dir / "monty.storage.cfg"
-    whole_config = "[sqlite]\nuse_bson = yes\nmongo_version = 4.2\n\n"
-    if state == "storage name truncated":
-        name.write_text("")
-    elif state == "storage name only":
-        name.write_text("sqlite")
-    elif state == "configuration truncated":
-        name.write_text("sqlite")
-        config.write_text("")
-    elif state == "storage name truncated, configuration whole":
-        name.write_text("")
-        config.write_text(whole_config)
-    elif state == "collection without its table":
-        import sqlite3
-
-        name.write_text("sqlite")
-        config.write_text(whole_config)
-        (db_dir / "echo_db").mkdir()
-        connection = sqlite3.connect(db_dir / "echo_db" / "messages.collection")
-        connection.execute("PRAGMA journal_mode=WAL")  # montydb's first step; the table never came
-        connection.close()
-
-
-@pytest.mark.parametrize(
-    "state",
-    [
-        "storage name truncated",
-        "storage name only",
-        "configuration truncated",
-        "storage name truncated, configuration whole",
-        "collection without its table",
-    ],
-)
-def test_a_store_left_half_set_up_by_a_kill_opens_and_works(tmp_path, state):
-    from backend.database import EMBEDDED_COLLECTIONS
-
-    _montydb_left_it(tmp_path / "db", state)
-    db = DatabaseManager(data_dir=tmp_path)
-    for name in EMBEDDED_COLLECTIONS:
-        db._db[name].insert_one({"_id": ObjectId(), "n": 1})
-        assert db._db[name].count_documents({"n": 1}) == 1, name
-    user, created = db.get_or_create_user("after-repair", None)
-    assert created and db.get_user(user["_id"])["auth0_user_id"] == "after-repair"
-    db.close()
-    assert not list((tmp_path / "db").glob(".new-*"))  # nothing staged is left
 
 
 # -- what a killed process leaves behind is swept at the next start ---------------------------------
