@@ -26,7 +26,7 @@ from backend.config import Settings, load_settings
 from backend.errors import PayloadTooLarge, register_error_handlers
 from backend.extensions import init_rate_limits
 from backend.logs import configure_logging
-from backend.routes import echos, pages, system, users, voice, voice_models
+from backend.routes import echos, memories, pages, replies, system, users, voice, voice_models
 from backend.services import build_services
 
 log = logging.getLogger("echo")
@@ -110,7 +110,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (pages, system, users, voice, voice_models, echos):
+    for module in (pages, system, users, voice, voice_models, echos, memories, replies):
         app.register_blueprint(module.bp)
 
 

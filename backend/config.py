@@ -72,6 +72,23 @@ class Settings:
     local_engine_queue: int = 32
     local_engine_queue_timeout: float = 30.0
     local_engine_threads: int = field(default_factory=default_engine_threads)
+    llm_provider: str = "auto"
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    llm_timeout: float = 60.0
+    llm_max_tokens: int = 200
+    llm_workers: int = 1
+    llm_queue: int = 8
+    llm_queue_timeout: float = 30.0
+    reply_rate_limit: str = "60 per hour;10 per minute"
+
+    @property
+    def resolved_llm_provider(self) -> str:
+        """'openai' (an OpenAI-compatible endpoint), 'local' (the bundled model) or 'none' (replies off)."""
+        if self.llm_provider == "auto":
+            return "openai" if self.llm_base_url else "local"
+        return self.llm_provider
 
     @property
     def resolved_ratelimit_storage(self) -> str:
@@ -152,6 +169,17 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
     audio_store = str(_pick(values, "AUDIO_STORE", default="auto")).strip().lower()
     if audio_store not in ("auto", "files", "gridfs"):
         raise ConfigError(f"AUDIO_STORE must be auto, files or gridfs, got {audio_store!r}")
+    llm_provider = str(_pick(values, "LLM_PROVIDER", default="auto")).strip().lower()
+    if llm_provider not in ("auto", "openai", "local", "none"):
+        raise ConfigError(f"LLM_PROVIDER must be auto, openai, local or none, got {llm_provider!r}")
+    llm_base_url = str(_pick(values, "LLM_BASE_URL", default="")).strip().rstrip("/")
+    if llm_provider == "openai" and not llm_base_url:
+        raise ConfigError("LLM_PROVIDER=openai needs LLM_BASE_URL (for example http://localhost:11434/v1 for Ollama)")
+    if llm_base_url and not llm_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"LLM_BASE_URL must start with http:// or https://, got {llm_base_url!r}")
+    llm_model = str(_pick(values, "LLM_MODEL", default="")).strip()
+    if llm_base_url and llm_provider in ("auto", "openai") and not llm_model:
+        raise ConfigError("LLM_BASE_URL needs LLM_MODEL: the name of the model the endpoint serves")
     domain = str(_pick(values, "AUTH0_DOMAIN", default="")).strip().removeprefix("https://").rstrip("/")
     data_dir = Path(str(_pick(values, "DATA_DIR", default=REPO_ROOT / "data"))).expanduser()
     if not data_dir.is_absolute():
@@ -196,4 +224,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         local_engine_queue=_number(values, "LOCAL_ENGINE_QUEUE", int, 32, 0),
         local_engine_queue_timeout=_number(values, "LOCAL_ENGINE_QUEUE_TIMEOUT", float, 30.0, 0.0),
         local_engine_threads=_number(values, "LOCAL_ENGINE_THREADS", int, default_engine_threads(), 1),
+        llm_provider=llm_provider,
+        llm_base_url=llm_base_url,
+        llm_api_key=str(_pick(values, "LLM_API_KEY", default="")).strip(),
+        llm_model=llm_model,
+        llm_timeout=_number(values, "LLM_TIMEOUT", float, 60.0, 1.0),
+        llm_max_tokens=_number(values, "LLM_MAX_TOKENS", int, 200, 16),
+        llm_workers=_number(values, "LLM_WORKERS", int, 1, 1),
+        llm_queue=_number(values, "LLM_QUEUE", int, 8, 0),
+        llm_queue_timeout=_number(values, "LLM_QUEUE_TIMEOUT", float, 30.0, 0.0),
+        reply_rate_limit=str(_pick(values, "REPLY_RATE_LIMIT", default="60 per hour;10 per minute")),
     )

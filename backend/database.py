@@ -1,4 +1,4 @@
-"""DatabaseManager: users, voice models, echos, messages (MongoDB, or the embedded store).
+"""DatabaseManager: users, voice models, echos, messages, memories (MongoDB, or the embedded store).
 
 Only the data layer and the storage package touch collections: this module, and ``backend.storage`` (GridFS
 buckets and the progress of audio being written), which reaches them through ``operation()`` and ``bucket()``.
@@ -39,6 +39,8 @@ INDEXES = [
     ("echos", [("voice_model_id", ASCENDING)], False),
     ("voice_models", [("echo_id", ASCENDING)], False),
     ("messages", [("echo_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
+    ("memories", [("echo_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
+    ("memories", [("user_id", ASCENDING)], False),  # deleting an account: the memories its user added
     ("audio_files", [("model_id", ASCENDING)], False),
     ("audio_files", [("user_id", ASCENDING)], False),
     # The shared audio store (GridFS buckets and audio being written), used with AUDIO_STORE=gridfs.
@@ -83,7 +85,7 @@ def _lock_for_this_process(path: Path):
 
 
 class DatabaseManager:
-    """Users, voice models, echos and messages.
+    """Users, voice models, echos, messages and memories.
 
     Backends: a MongoDB server (MONGODB_URI), the embedded store (``backend.docstore``: one SQLite file
     under DATA_DIR/db) when no URI is set, or any injected pymongo-compatible client (tests use mongomock).
@@ -367,12 +369,13 @@ class DatabaseManager:
             return echo
 
     def delete_echo(self, echo_id: ObjectId) -> bool:
-        """Delete an echo with its messages and unlink its voice model; False when there was none."""
+        """Delete an echo with its messages and memories and unlink its voice model; False when there was none."""
         with self._op() as db:
             echo = db.echos.find_one({"_id": echo_id})
             if echo is None:
                 return False
             db.messages.delete_many({"echo_id": echo_id})
+            db.memories.delete_many({"echo_id": echo_id})
             db.voice_models.update_many({"echo_id": echo_id}, {"$set": {"echo_id": None, "updated_at": utcnow()}})
             db.echos.delete_one({"_id": echo_id})
             return True
@@ -397,6 +400,68 @@ class DatabaseManager:
         with self._op() as db:
             newest_first = list(db.messages.find({"echo_id": echo_id}, sort=NEWEST_FIRST, limit=limit))
         return newest_first[::-1]
+
+    # -- memories ---------------------------------------------------------------------------------
+
+    def add_memory(
+        self, echo_id: ObjectId, user_id: ObjectId | None, text: str, *, at_most: int | None = None
+    ) -> dict | None:
+        """Store a memory of an echo (``user_id``: who added it).
+
+        With ``at_most``, None (and nothing stored) when the echo already has that many: counted and added in
+        one operation, so on the embedded store two requests at once cannot pass the limit together.
+        """
+        now = utcnow()
+        memory = {
+            "_id": ObjectId(),
+            "echo_id": echo_id,
+            "user_id": user_id,
+            "text": text,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._op() as db:
+            if at_most is not None and db.memories.count_documents({"echo_id": echo_id}) >= at_most:
+                return None
+            db.memories.insert_one(memory)
+        return memory
+
+    def get_memory(self, memory_id: ObjectId) -> dict | None:
+        with self._op() as db:
+            return db.memories.find_one({"_id": memory_id})
+
+    def list_memories(self, echo_id: ObjectId, *, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """A page of an echo's memories, newest first, and how many it has."""
+        query = {"echo_id": echo_id}
+        with self._op() as db:
+            total = db.memories.count_documents(query)
+            docs = list(db.memories.find(query, sort=NEWEST_FIRST, **self._page(limit, offset)))
+        return docs, total
+
+    def all_memories(self, echo_id: ObjectId, *, limit: int = 1000) -> list[dict]:
+        """An echo's memories, newest first, at most ``limit`` of them (callers pass their per-echo limit)."""
+        with self._op() as db:
+            return list(db.memories.find({"echo_id": echo_id}, sort=NEWEST_FIRST, limit=limit))
+
+    def count_memories(self, echo_id: ObjectId) -> int:
+        with self._op() as db:
+            return db.memories.count_documents({"echo_id": echo_id})
+
+    def update_memory(self, memory_id: ObjectId, text: str) -> dict | None:
+        """Change a memory's text; the memory as it is now, or None when there was none."""
+        with self._op() as db:
+            memory = db.memories.find_one({"_id": memory_id})
+            if memory is None:
+                return None
+            changes = {"text": text, "updated_at": utcnow()}
+            db.memories.update_one({"_id": memory_id}, {"$set": changes})
+            memory.update(changes)
+            return memory
+
+    def delete_memory(self, memory_id: ObjectId) -> bool:
+        """Delete a memory; False when there was none."""
+        with self._op() as db:
+            return db.memories.delete_one({"_id": memory_id}).deleted_count == 1
 
     # -- generated audio --------------------------------------------------------------------------
 
@@ -474,9 +539,12 @@ class DatabaseManager:
         """Delete a user and every record of theirs; returns how many of each went."""
         with self._op() as db:
             echo_ids = [doc["_id"] for doc in db.echos.find({"user_id": user_id})]
-            counts = {"messages": 0}
+            counts = {"messages": 0, "memories": 0}
             for echo_id in echo_ids:
                 counts["messages"] += db.messages.delete_many({"echo_id": echo_id}).deleted_count
+                counts["memories"] += db.memories.delete_many({"echo_id": echo_id}).deleted_count
+            # and those they added to echos that are not theirs (in local mode, echos made before users were named)
+            counts["memories"] += db.memories.delete_many({"user_id": user_id}).deleted_count
             counts["echos"] = db.echos.delete_many({"user_id": user_id}).deleted_count
             counts["voice_models"] = db.voice_models.delete_many({"user_id": user_id}).deleted_count
             counts["audio_files"] = db.audio_files.delete_many({"user_id": user_id}).deleted_count

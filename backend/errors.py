@@ -182,6 +182,45 @@ class ProviderTimeout(ProviderError):
     default_message = "The voice provider did not answer in time."
 
 
+# -- the language model that writes an echo's replies ---------------------------------------------------
+
+
+class LanguageModelError(ProviderError):
+    """The language model failed or answered with an error (its reason, when it gave one, is in the message)."""
+
+    status = 502
+    code = "language_model_error"
+    default_message = "The language model failed to write a reply."
+
+
+class LanguageModelUnavailable(LanguageModelError):
+    status = 503
+    code = "language_model_unavailable"
+    default_message = "The language model cannot be reached; try again shortly."
+
+
+class LanguageModelBusy(LanguageModelError):
+    status = 503
+    code = "language_model_busy"
+    default_message = "The language model is busy with other replies; try again shortly."
+
+
+class LanguageModelTimeout(LanguageModelError):
+    status = 504
+    code = "language_model_timeout"
+    default_message = "The language model did not answer in time."
+
+
+class RepliesOff(Conflict):
+    """Replies are switched off on this server (LLM_PROVIDER=none)."""
+
+    code = "replies_off"
+    default_message = (
+        "Echos do not reply on this server: it has no language model. Set LLM_PROVIDER=auto (the bundled "
+        "offline model) or LLM_BASE_URL and LLM_MODEL (any OpenAI-compatible endpoint) and restart it."
+    )
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
     """The one JSON error shape every route answers with."""
     body = {"success": False, "error": code, "message": message}

@@ -14,6 +14,7 @@ import responses
 from backend.api_server import create_app
 from backend.database import DatabaseManager
 from backend.providers.fish import client as fish_client
+from tests.fake_fish import FakeFish
 from tests.helpers import FISH_KEY, FISH_URL, GridMongoClient, audio_file
 
 # pymongo's gridfs on mongomock collections (the shared audio store's tests).
@@ -81,6 +82,14 @@ def fish():
     """Fish.Audio mocked at the transport; every call the code makes must be registered."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def fake():
+    """A fake Fish.Audio on a loopback socket (tests/fake_fish.py): latency, chunked audio, faults."""
+    server = FakeFish()
+    yield server
+    server.close()
 
 
 @pytest.fixture

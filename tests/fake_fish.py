@@ -12,7 +12,9 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.helpers import LoopbackServer, QuietHandler
 
 
 @dataclass
@@ -36,7 +38,7 @@ def mp3_like(size: int = 20000) -> bytes:
     return b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(size - 10)
 
 
-class FakeFish:
+class FakeFish(LoopbackServer):
     def __init__(self):
         self.plan: dict[str, list[Reply] | Reply] = {}
         self.requests: list[dict] = []
@@ -45,12 +47,7 @@ class FakeFish:
         self._lock = threading.Lock()
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -68,15 +65,8 @@ class FakeFish:
 
             do_GET = do_POST = do_DELETE = do_PATCH = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
+        self.url = self.origin
 
     def calls(self, method: str, path_prefix: str) -> list[dict]:
         return [r for r in self.requests if r["method"] == method and r["path"].startswith(path_prefix)]

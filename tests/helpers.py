@@ -327,7 +327,31 @@ class KeyPair:
         )
 
 
-class JWKSServer:
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler speaking HTTP/1.1 that keeps out of the test output."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+
+class LoopbackServer:
+    """An HTTP server on a free port of 127.0.0.1, answering from daemon threads until ``close()``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class JWKSServer(LoopbackServer):
     """A real HTTP server on loopback that serves a key set and counts how often it was asked."""
 
     def __init__(self):
@@ -348,14 +372,8 @@ class JWKSServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
+        self.url = f"{self.origin}/.well-known/jwks.json"
 
 
 def token(key: KeyPair, sub: str = "auth0|alice", **overrides) -> str:

@@ -279,3 +279,22 @@ def test_bodies_are_read_by_the_input_rules(json_app):
     for broken in ('{"a": NaN}', '{"a": 1e999}', "[" * 10000 + "]" * 10000, b"\xff"):
         with pytest.raises(BadRequest):
             json_app.json.loads(broken)
+
+
+# -- the whole app: JSON errors and the request log ------------------------------------------------
+
+
+def test_unknown_routes_and_methods_answer_json(client):
+    missing = client.get("/api/nothing")
+    assert missing.status_code == 404 and missing.json["error"] == "not_found"
+    wrong = client.put("/api/synthesize")
+    assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"] and wrong.json["success"] is False
+
+
+def test_every_request_is_logged_once(client, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="echo.requests")
+    client.get("/api/users/local|nobody")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "echo.requests"]
+    assert line.startswith("GET /api/users/local|nobody 404 ") and line.endswith("ms")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.config import ConfigError, load_settings
+from backend.api_server import create_app
+from backend.config import ConfigError, default_engine_workers, load_settings
 
 
 def test_defaults():
@@ -55,3 +56,42 @@ def test_bad_numbers_are_refused(name):
         load_settings(env={name: "lots"})
     with pytest.raises(ConfigError, match=name):
         load_settings(env={name: "-5"})
+
+
+def test_engine_settings_defaults_and_limits():
+    settings = load_settings({}, env={})
+    assert settings.local_engine_workers == default_engine_workers() >= 1
+    assert settings.local_engine_queue == 32 and settings.local_engine_queue_timeout == 30.0
+    assert settings.local_engine_threads == min(default_engine_workers(), 4)
+    custom = load_settings(
+        {
+            "LOCAL_ENGINE_WORKERS": "3",
+            "LOCAL_ENGINE_QUEUE": "0",
+            "LOCAL_ENGINE_QUEUE_TIMEOUT": "2.5",
+            "LOCAL_ENGINE_THREADS": "1",
+        },
+        env={},
+    )
+    assert (custom.local_engine_workers, custom.local_engine_queue, custom.local_engine_queue_timeout) == (3, 0, 2.5)
+    assert custom.local_engine_threads == 1
+    invalid = (
+        ("LOCAL_ENGINE_WORKERS", "0"),
+        ("LOCAL_ENGINE_QUEUE", "-1"),
+        ("LOCAL_ENGINE_QUEUE_TIMEOUT", "x"),
+        ("LOCAL_ENGINE_THREADS", "0"),
+    )
+    for name, value in invalid:
+        with pytest.raises(ConfigError, match=name):
+            load_settings({name: value}, env={})
+
+
+def test_mongodb_means_gridfs_unless_told_otherwise():
+    assert load_settings({"MONGODB_URI": "mongodb://db.internal/"}, env={}).resolved_audio_store == "gridfs"
+    assert load_settings({}, env={}).resolved_audio_store == "files"
+    files = load_settings({"MONGODB_URI": "mongodb://db.internal/", "AUDIO_STORE": "files"}, env={})
+    assert files.resolved_audio_store == "files"
+
+
+def test_an_unknown_audio_store_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="AUDIO_STORE"):
+        create_app({"DATA_DIR": str(tmp_path), "AUDIO_STORE": "s3"}, environ={})

@@ -126,6 +126,86 @@ def test_messages_latest_n_oldest_first(db):
     assert [m["content"] for m in db.list_messages(echo_id)] == [f"m{i}" for i in range(6)]
 
 
+def test_memories_add_list_update_delete(db):
+    user = db.get_or_create_user("auth0|m", None)[0]["_id"]
+    echo = db.create_echo(user_id=user, name="Gran", persona_prompt="", voice_model_id=None)["_id"]
+    other_echo = ObjectId()
+    first = db.add_memory(echo, user, "She grew roses.")
+    assert isinstance(first["_id"], ObjectId) and first["echo_id"] == echo and first["user_id"] == user
+    assert first["text"] == "She grew roses." and first["created_at"] == first["updated_at"]
+    for i in range(4):
+        db.add_memory(echo, user, f"memory {i}")
+    db.add_memory(other_echo, user, "someone else's")
+    assert db.get_memory(first["_id"])["text"] == "She grew roses."
+    assert db.get_memory(ObjectId()) is None
+    assert db.count_memories(echo) == 5 and db.count_memories(other_echo) == 1 and db.count_memories(ObjectId()) == 0
+
+    page, total = db.list_memories(echo, limit=2, offset=1)  # newest first, even within one millisecond
+    assert total == 5 and [m["text"] for m in page] == ["memory 2", "memory 1"]
+    everything = db.all_memories(echo)
+    assert [m["text"] for m in everything] == ["memory 3", "memory 2", "memory 1", "memory 0", "She grew roses."]
+    assert len(db.all_memories(echo, limit=3)) == 3
+
+    updated = db.update_memory(first["_id"], "She grew red roses.")
+    assert updated["text"] == "She grew red roses." and updated["created_at"] == first["created_at"]
+    assert updated["updated_at"] >= first["updated_at"]
+    assert db.get_memory(first["_id"])["text"] == "She grew red roses."
+    assert db.update_memory(ObjectId(), "x") is None
+
+    assert db.delete_memory(first["_id"]) is True
+    assert db.delete_memory(first["_id"]) is False
+    assert db.get_memory(first["_id"]) is None and db.count_memories(echo) == 4
+
+
+def test_add_memory_at_most(db):
+    echo = ObjectId()
+    for i in range(3):
+        assert db.add_memory(echo, None, f"m{i}", at_most=3) is not None
+    assert db.add_memory(echo, None, "one too many", at_most=3) is None
+    assert db.count_memories(echo) == 3
+    assert db.add_memory(ObjectId(), None, "another echo", at_most=3) is not None
+
+
+def test_concurrent_adds_keep_the_limit(db):
+    echo = ObjectId()
+    stored = []
+
+    def worker(n):
+        for i in range(5):
+            stored.append(db.add_memory(echo, None, f"{n}-{i}", at_most=12))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert db.count_memories(echo) == 12 and sum(m is not None for m in stored) == 12
+
+
+def test_memories_go_with_their_echo_and_their_account(db):
+    user = db.get_or_create_user("auth0|mine", None)[0]["_id"]
+    other = db.get_or_create_user("auth0|theirs", None)[0]["_id"]
+    echo = db.create_echo(user_id=user, name="Gran", persona_prompt="", voice_model_id=None)["_id"]
+    kept = db.create_echo(user_id=user, name="Grandad", persona_prompt="", voice_model_id=None)["_id"]
+    theirs = db.create_echo(user_id=other, name="Mum", persona_prompt="", voice_model_id=None)["_id"]
+    ownerless = db.create_echo(user_id=None, name="Old", persona_prompt="", voice_model_id=None)["_id"]
+    db.add_memory(echo, user, "a")
+    db.add_memory(echo, user, "b")
+    db.add_memory(kept, user, "c")
+    db.add_memory(theirs, other, "d")
+    db.add_memory(ownerless, user, "added by the user to an echo without owner")
+    db.add_memory(ownerless, other, "added by someone else")
+
+    assert db.delete_echo(echo) is True
+    assert db.all_memories(echo) == [] and db.count_memories(kept) == 1
+
+    counts = db.delete_user_data(user)
+    assert counts["memories"] == 2 and counts["echos"] == 1 and counts["users"] == 1
+    assert db.count_memories(kept) == 0
+    assert [m["text"] for m in db.all_memories(ownerless)] == ["added by someone else"]
+    assert [m["text"] for m in db.all_memories(theirs)] == ["d"]
+
+
 def test_times_are_utc(db):
     user, _ = db.get_or_create_user("auth0|t", None)
     stored = db.get_user(user["_id"])
@@ -165,6 +245,8 @@ def test_indexes(tmp_path, backend):
     messages = db._db.messages.index_information().values()
     assert any(spec["key"] == [("echo_id", 1), *newest_first] for spec in messages)
     assert any(spec["key"] == [("user_id", 1), *newest_first] for spec in db._db.echos.index_information().values())
+    memories = db._db.memories.index_information().values()
+    assert any(spec["key"] == [("echo_id", 1), *newest_first] for spec in memories)
     db.close()
 
 
@@ -278,7 +360,8 @@ def _stages(plan) -> list[str]:
 @pytest.mark.mongodb
 @pytest.mark.parametrize("db", ["mongodb"], indirect=True)
 @pytest.mark.parametrize(
-    "collection, field", [("voice_models", "user_id"), ("echos", "user_id"), ("messages", "echo_id")]
+    "collection, field",
+    [("voice_models", "user_id"), ("echos", "user_id"), ("messages", "echo_id"), ("memories", "echo_id")],
 )
 def test_lists_are_served_by_indexes(db, collection, field):
     """A page of a list reads only that page from an index, so it takes the same time at 1k or 100k records."""
@@ -295,6 +378,8 @@ LISTS = [
     ("voice_models", "user_id", "NEWEST_FIRST"),
     ("echos", "user_id", "NEWEST_FIRST"),
     ("messages", "echo_id", "NEWEST_FIRST"),
+    ("memories", "echo_id", "NEWEST_FIRST"),
+    ("memories", "user_id", None),
     ("users", "auth0_user_id", None),
     ("voice_models", "model_id", None),
     ("voice_models", "echo_id", None),

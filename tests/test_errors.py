@@ -41,6 +41,11 @@ CONTRACT = {
     "ProviderBusy": (503, "voice_provider_busy"),
     "ProviderUnavailable": (503, "voice_provider_unavailable"),
     "ProviderTimeout": (504, "voice_provider_timeout"),
+    "LanguageModelError": (502, "language_model_error"),
+    "LanguageModelUnavailable": (503, "language_model_unavailable"),
+    "LanguageModelBusy": (503, "language_model_busy"),
+    "LanguageModelTimeout": (504, "language_model_timeout"),
+    "RepliesOff": (409, "replies_off"),
 }
 
 

@@ -10,15 +10,8 @@ import pytest
 
 from backend.api_server import create_app
 from backend.providers.fish import client as fish_client
-from tests.fake_fish import FakeFish, Reply, mp3_like
+from tests.fake_fish import Reply, mp3_like
 from tests.helpers import background_syntheses, closed_port, fetch, files_under, join_all, upload, wait_until
-
-
-@pytest.fixture
-def fake():
-    server = FakeFish()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ def health():
     settings = svc.settings
     return {
         "status": "healthy" if healthy else "degraded",
-        "components": {"database": database, "voice_provider": voice},
+        # The language model is not part of "healthy": without it echos still speak and keep conversations.
+        "components": {"database": database, "voice_provider": voice, "language_model": svc.replies.status()},
         "limits": {
             "max_upload_mb": settings.max_upload_mb,
             "max_text_chars": settings.max_text_chars,

@@ -75,7 +75,8 @@ def create_user(auth0_id: str):
 
 @bp.delete("/api/users/<auth0_id>")
 def delete_user(auth0_id: str):
-    """Delete an account and everything of it: voices (at the provider too), recordings, audio, echos, messages."""
+    """Delete an account and everything of it: voices (at the provider too), recordings, audio, echos, messages,
+    memories."""
     svc = services()
     auth0_id = _auth0_id(auth0_id)
     user = svc.db.get_user_by_auth0(auth0_id)

@@ -7,6 +7,8 @@ do is done here, over the data layer (``backend.database``), the storage package
 - ``deletion`` deleting a voice everywhere, and an account with everything of it
 - ``upkeep``   the hourly pass and the start-up sweep of what a killed process left
 - ``health``   the last known state of each dependency, refreshed in the background
+- ``memories`` an echo's memories, and those most relevant to a new message (BM25)
+- ``replies``  an echo's reply: the prompt, the model's words streamed, spoken sentence by sentence
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -22,11 +24,16 @@ from backend.config import ConfigError, Settings
 from backend.database import DatabaseManager
 from backend.links import AudioLinks, load_secret
 from backend.providers import VoiceProvider, build_providers
+from backend.providers.llm import ChatModel, build_chat_model
 from backend.services.health import HealthMonitor, build_monitor
+from backend.services.memories import MemoryService
 from backend.services.speech import Speech
 from backend.services.upkeep import Upkeep
 from backend.services.voices import VoiceService
 from backend.storage import AudioStore, Storage, open_storage
+
+if TYPE_CHECKING:
+    from backend.services.replies import ReplyService
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,7 @@ class Services:
     voices: VoiceService
     speech: Speech
     links: AudioLinks
+    chat_model: ChatModel | None = None  # None: replies are off (LLM_PROVIDER=none)
     upkeep: Upkeep = field(init=False)
 
     def __post_init__(self) -> None:
@@ -53,6 +61,26 @@ class Services:
         """The last known state of each dependency (made on first use)."""
         return build_monitor(self)
 
+    @cached_property
+    def memories(self) -> MemoryService:
+        """Echos' memories, and the choice of those relevant to a message."""
+        return MemoryService(self.db)
+
+    @cached_property
+    def replies(self) -> ReplyService:
+        """Echos' replies, with the memories most relevant to each message."""
+        from backend.services.replies import ReplyService
+
+        return ReplyService(
+            db=self.db,
+            model=self.chat_model,
+            speech=self.speech,
+            voices=self.voices,
+            recall=self.memories.relevant,
+            link=self.links.url,
+            max_tokens=self.settings.llm_max_tokens,
+        )
+
     def start(self) -> None:
         """Before serving: the upkeep pass (it also saves voice records journaled during an outage), then the
         sweep of what a killed process left."""
@@ -60,7 +88,9 @@ class Services:
         self.upkeep.sweep_leftovers()
 
     def close(self) -> None:
-        """At shutdown: the database client (and the embedded store's process lock)."""
+        """At shutdown: the language model, the database client (and the embedded store's process lock)."""
+        if self.chat_model is not None:
+            self.chat_model.close()
         self.db.close()
 
 
@@ -100,6 +130,7 @@ def build_services(
         voices=voices,
         speech=speech,
         links=AudioLinks(secret, settings.audio_url_ttl),
+        chat_model=build_chat_model(settings),
     )
 
 

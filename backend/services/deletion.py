@@ -33,7 +33,7 @@ def delete_voice(svc: Services, record: dict) -> None:
 
 def delete_account(svc: Services, user_id: ObjectId) -> dict[str, int]:
     """Delete an account and everything of it: voices (at the provider too), recordings, audio, the cache of
-    its default voice, echos and messages. Returns how many of each went."""
+    its default voice, echos, messages and memories. Returns how many of each went."""
     voices = 0
     while True:
         models, _ = svc.db.list_voice_models(user_id, limit=100, offset=0)

@@ -85,11 +85,37 @@ class Speech:
             on_complete=lambda stored: self._completed(stored, namespace, key, fmt, use_cache, user_id, reference_id),
         )
 
+    def start_stream(
+        self,
+        chunks: Iterator[bytes],
+        *,
+        output: Output,
+        fmt: str,
+        provider: str,
+        reference_id: str | None,
+        user_id: object = None,
+    ) -> SynthesisJob:
+        """Audio made elsewhere (an echo's reply, sentence by sentence) into ``output``, recorded as its caller's
+        once complete. Not cached: a reply is said once. Waits for the first bytes, like ``start``."""
+        return SynthesisJob(
+            chunks=chunks,
+            output=output,
+            name=output.name,
+            fmt=fmt,
+            media_type=FORMATS[fmt].media_type,
+            provider=provider,
+            reference_id=reference_id,
+            on_complete=lambda stored: self._record(stored, user_id, reference_id),
+        )
+
     def _completed(self, stored: StoredAudio, namespace: str, key: str, fmt: str, use_cache: bool, user_id: Any,
                    reference_id: str | None) -> None:  # fmt: skip
         """A new file is complete: cache it, and record whose it is (the one place that does)."""
         if use_cache:
             self.cache.add(stored, namespace, key, fmt)
+        self._record(stored, user_id, reference_id)
+
+    def _record(self, stored: StoredAudio, user_id: Any, reference_id: str | None) -> None:
         try:
             self.db.record_audio(stored.name, user_id=user_id, model_id=reference_id)
         except DatabaseUnavailable:

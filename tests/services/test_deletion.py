@@ -171,7 +171,7 @@ def test_an_account_goes_with_everything_of_it_and_nothing_of_anyone_else(svc, p
 
     counts = delete_account(svc, user)
 
-    assert counts == {"messages": 2, "echos": 1, "voice_models": 103, "audio_files": 2, "users": 1}
+    assert counts == {"messages": 2, "memories": 0, "echos": 1, "voice_models": 103, "audio_files": 2, "users": 1}
     assert sorted(provider.deleted) == sorted(v["model_id"] for v in voices)
     assert names_in(svc.store.references_dir) == sorted(voice_recordings(theirs))
     assert names_in(svc.store.outputs_dir) == sorted(their_outputs)

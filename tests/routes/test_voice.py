@@ -1,4 +1,5 @@
-"""POST /api/upload-reference, POST /api/synthesize and GET /api/audio/<name> against a mocked Fish.Audio."""
+"""POST /api/upload-reference, POST /api/synthesize and GET /api/audio/<name>: against a mocked Fish.Audio, and on
+the offline local engine (the whole voice flow, and its answer when busy)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from tests.helpers import (
     fetch,
     files_under,
     fish_model,
+    local_app,
     multipart_fields,
+    reference_voice,
     upload,
 )
 
@@ -380,3 +383,75 @@ def test_fish_model_header_is_configurable(make_app, fish):
     tts_reply(fish, MP3_BYTES)
     client.post("/api/synthesize", json={"text": "Hi"})
     assert fish.calls[0].request.headers["model"] == "s2.1-pro"
+
+
+# -- the local engine -----------------------------------------------------------------------------
+
+
+def test_clone_speak_and_delete_offline(local_client, tmp_path):
+    client, data_dir = local_client
+    user = client.post("/api/users/local|offline").json["user"]
+    created = upload(client, reference_voice().read_bytes(), user_id=user, name="SLT")
+    assert created.status_code == 201, created.json
+    model_id = created.json["model_id"]
+    assert model_id.startswith("local-") and created.json["provider"] == "local"
+    assert files_under(data_dir / "voices")
+
+    for fmt, rate in (("wav", 22050), ("mp3", 22050), ("opus", 48000)):
+        spoken = client.post(
+            "/api/synthesize",
+            json={
+                "text": "Hello, my dear. I have missed you.",
+                "reference_id": model_id,
+                "format": fmt,
+                "user_id": user,
+            },
+        )
+        assert spoken.status_code == 200, spoken.json
+        response, data = fetch(client, spoken.json["audio_url"])
+        path = tmp_path / f"out.{fmt}"
+        path.write_bytes(data)
+        info = audio.inspect(path, max_seconds=60)
+        assert info.sample_rate == rate and 1.0 < info.duration < 6.0
+
+    assert client.delete(f"/api/voice-models/{model_id}?user_id={user}").status_code == 200
+    assert not list((data_dir / "voices").glob(f"{model_id}*"))
+    gone = client.post("/api/synthesize", json={"text": "Hi", "reference_id": model_id, "user_id": user})
+    assert gone.status_code == 404
+
+
+@pytest.fixture
+def busy_app(tmp_path):
+    data_dir = tmp_path / "data"
+    app = local_app(
+        data_dir, VOICE_PROVIDER="local", LOCAL_ENGINE_WORKERS=1, LOCAL_ENGINE_QUEUE=0, LOCAL_ENGINE_THREADS=1
+    )
+    return app, data_dir
+
+
+def test_full_queue_answers_503_through_the_api(busy_app):
+    app, data_dir = busy_app
+    client = app.test_client()
+    pool = app.extensions["echo"].voices.providers["local"].engine.pool
+    engine = app.extensions["echo"].voices.providers["local"].engine
+    assert (pool.workers, pool.queue, engine.threads) == (1, 0, 1)
+    user = client.post("/api/users/local|busy").json["user"]
+    reference = reference_voice()
+    with pool.slot():  # the one render slot is taken and no one may queue
+        spoken = client.post("/api/synthesize", json={"text": "Hello there.", "user_id": user, "format": "mp3"})
+        assert spoken.status_code == 503
+        assert spoken.json == {
+            "success": False,
+            "error": "voice_engine_busy",
+            "message": "The voice engine is busy; try again in a few seconds.",
+        }
+        # the engine's own 5 s, not the rate limiter's window
+        assert spoken.headers["Retry-After"] == "5"
+        assert files_under(data_dir / "audio") == [] and files_under(data_dir / "tmp") == []
+        # cloning analyses the recording in a slot too
+        created = upload(client, reference.read_bytes(), user_id=user, name="Busy")
+        assert created.status_code == 503 and created.json["error"] == "voice_engine_busy"
+        assert files_under(data_dir / "voices") == []
+    spoken = client.post("/api/synthesize", json={"text": "Hello there.", "user_id": user, "format": "mp3"})
+    assert spoken.status_code == 200, spoken.json  # free again: the same request goes through
+    assert pool.running == 0 and pool.waiting == 0

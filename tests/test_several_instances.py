@@ -12,18 +12,10 @@ from datetime import timedelta
 import pytest
 
 from backend.api_server import create_app
-from backend.config import ConfigError
 from backend.database import DatabaseManager, utcnow
 from backend.providers.fish import client as fish_client
-from tests.fake_fish import FakeFish, Reply, mp3_like
+from tests.fake_fish import Reply, mp3_like
 from tests.helpers import background_syntheses, fetch, files_under, join_all, reference_voice, upload
-
-
-@pytest.fixture
-def fake():
-    server = FakeFish()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -216,7 +208,7 @@ def test_deleting_an_account_deletes_its_audio_in_the_shared_store(a, b, shared,
         assert gridfs_names(shared, bucket) == [], bucket
 
 
-# -- outages and settings -------------------------------------------------------------------------
+# -- outages --------------------------------------------------------------------------------------
 
 
 def test_with_the_database_down_audio_routes_answer_503_and_recover(a, fake, shared, wav_bytes, monkeypatch):
@@ -259,22 +251,6 @@ class _raising_context:
 
     def __exit__(self, *exc):
         return False
-
-
-def test_gridfs_needs_mongodb(tmp_path):
-    with pytest.raises(ConfigError, match="MONGODB_URI"):
-        create_app({"DATA_DIR": str(tmp_path), "AUDIO_STORE": "gridfs"}, environ={})
-    with pytest.raises(ConfigError, match="AUDIO_STORE"):
-        create_app({"DATA_DIR": str(tmp_path), "AUDIO_STORE": "s3"}, environ={})
-
-
-def test_mongodb_means_gridfs_unless_told_otherwise():
-    from backend.config import load_settings
-
-    assert load_settings({"MONGODB_URI": "mongodb://db.internal/"}, env={}).resolved_audio_store == "gridfs"
-    assert load_settings({}, env={}).resolved_audio_store == "files"
-    files = load_settings({"MONGODB_URI": "mongodb://db.internal/", "AUDIO_STORE": "files"}, env={})
-    assert files.resolved_audio_store == "files"
 
 
 def test_a_local_engine_voice_made_on_one_instance_speaks_on_another(make_instance, shared, tmp_path):

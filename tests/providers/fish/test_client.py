@@ -1,4 +1,4 @@
-"""FishAudioClient and FishAudioProvider: exact requests, retries, error mapping, no key leaks."""
+"""FishAudioClient: exact requests, retries, error mapping, no key leaks."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ import pytest
 import requests
 
 from backend.errors import ProviderBusy, ProviderError, ProviderTimeout, ProviderUnavailable, ProviderVoiceNotFound
-from backend.providers.fish import FishAudioClient, FishAudioProvider
+from backend.providers.fish import FishAudioClient
 from tests.helpers import FISH_KEY, FISH_MODEL_ID, FISH_URL, fish_model
 
 pytestmark = pytest.mark.usefixtures("slept")
-
-
-@pytest.fixture
-def client():
-    return FishAudioClient(api_key=FISH_KEY, base_url=FISH_URL, tts_model="s2-pro", max_retries=2)
 
 
 def test_tts_streams_chunks_with_model_header(client, fish):
@@ -93,24 +88,11 @@ def test_the_key_never_appears_in_errors(client, fish):
     assert FISH_KEY not in caught.value.message and "***" in caught.value.message
 
 
-def test_delete_of_a_missing_model_is_fine(client, fish):
+def test_delete_of_a_missing_model_is_voice_not_found(client, fish):
     fish.delete(f"{FISH_URL}/model/{FISH_MODEL_ID}", status=404, json={"status": 404, "message": "Not found"})
-    FishAudioProvider(client).delete_voice(FISH_MODEL_ID)
     with pytest.raises(ProviderVoiceNotFound) as raised:  # a provider error, not an HTTP error of Echo's
         client.delete_model(FISH_MODEL_ID)
     assert raised.value.status == 404 and raised.value.upstream_status == 404
-
-
-def test_status_is_cached(client, fish):
-    fish.get(f"{FISH_URL}/wallet/self/api-credit", json={"credit": "3.00"})
-    provider = FishAudioProvider(client, status_ttl=60)
-    assert provider.status()["status"] == "ok" and provider.status()["credit"] == "3.00"
-    assert len(fish.calls) == 1
-
-
-def test_provider_owns_fish_ids_only(client):
-    provider = FishAudioProvider(client)
-    assert provider.owns(FISH_MODEL_ID) and not provider.owns("local-abc") and not provider.owns("../x")
 
 
 def test_a_key_is_required():
