@@ -1,7 +1,8 @@
 """A reply's text on its way to the voice: cut into sentences as it streams in, and cleaned for speaking.
 
 A language model writes a reply a few characters at a time. :class:`SentenceCutter` hands on each sentence as
-soon as it is complete, so the voice can start on the first one while the rest is still being written.
+soon as it is complete (the very first at its first clause), so the voice can start on it while the rest is
+still being written.
 :func:`speakable` removes what must not be read aloud: markup, asterisks and the actions they mark, stage
 directions in brackets, emoji and links.
 """
@@ -17,25 +18,38 @@ _END = re.compile(r"""[.!?\u2026]+["'\u201d\u2019)\]]*\s+|\n+""")
 # Words whose full stop does not end a sentence.
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "mt", "jr", "sr", "prof", "vs", "etc", "e.g", "i.e", "no"}
 MAX_SENTENCE_CHARS = 300  # a sentence longer than this is cut at a comma or a space, so speech never waits long
+# The first piece is handed on at its first clause (a comma, semicolon, colon or dash after at least this many
+# characters), so the voice starts after a few words rather than after a whole sentence.
+FIRST_CLAUSE_CHARS = 12
+_CLAUSE_END = re.compile(r"[,;:\u2014\u2013]\s+")
 
 
 class SentenceCutter:
     """Feed text as it comes; get back the sentences it completed."""
 
-    def __init__(self, max_chars: int = MAX_SENTENCE_CHARS):
+    def __init__(self, max_chars: int = MAX_SENTENCE_CHARS, first_clause: bool = True):
         self.max_chars = max_chars
         self._buffer = ""
+        self._first = first_clause  # cut the very first piece at a clause: the voice starts sooner
 
     def feed(self, text: str) -> list[str]:
         self._buffer += text
         sentences = []
         start = 0
-        for match in _END.finditer(self._buffer):
+        if self._first:
+            clause = _CLAUSE_END.search(self._buffer, FIRST_CLAUSE_CHARS - 1)
+            sentence = _END.search(self._buffer)
+            if clause and (sentence is None or clause.start() < sentence.start()):
+                sentences.append(self._buffer[: clause.end()].strip())
+                start = clause.end()
+                self._first = False
+        for match in _END.finditer(self._buffer, start):
             candidate = self._buffer[start : match.end()]
             if self._is_abbreviation(candidate):
                 continue
             sentences.append(candidate.strip())
             start = match.end()
+            self._first = False
         self._buffer = self._buffer[start:]
         while len(self._buffer) > self.max_chars:
             cut = self._long_cut(self._buffer)

@@ -58,6 +58,21 @@ def test_however_the_stream_is_split_the_words_come_out_whole_and_in_order(words
     assert all(s and len(s) <= MAX_SENTENCE_CHARS for s in sentences)
 
 
+@pytest.mark.parametrize(
+    "text, first",
+    [
+        ("Hello there, love, it is so good to hear you. Yes.", "Hello there,"),
+        ("Oh my dear boy; how you have grown.", "Oh my dear boy;"),
+        ("Hi, love. How are you?", "Hi, love."),  # a clause under 12 characters waits for the sentence
+        ("Well, my dear friend \u2014 that is a story.", "Well, my dear friend \u2014"),
+    ],
+)
+def test_the_first_piece_ends_at_its_first_clause_so_the_voice_starts_sooner(text, first):
+    sentences = cut([text])
+    assert sentences[0] == first
+    assert re.sub(r"\s+", "", "".join(sentences)) == re.sub(r"\s+", "", text)
+
+
 def test_a_very_long_sentence_is_cut_at_a_comma_so_speech_never_waits_long():
     long = "and then we walked along the river, " * 20
     sentences = cut([long])
