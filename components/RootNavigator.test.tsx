@@ -13,6 +13,7 @@ function routes(signedIn: boolean) {
     '(auth)/sign-in': () => <Text>Sign in page</Text>,
     'echo/new': () => <Text>New echo page</Text>,
     'echo/[id]': () => <Text>Conversation page</Text>,
+    'echo/[id]/memories': () => <Text>Memories page</Text>,
     '+not-found': () => <Text>Not found page</Text>,
   };
 }
@@ -35,6 +36,18 @@ describe('sign-in guard', () => {
   it('lets a signed-in user in', () => {
     renderRouter(routes(true), { initialUrl: '/echo/e1' });
     expect(screen.getByText('Conversation page')).toBeTruthy();
+  });
+
+  it("opens an echo's memories beside its conversation", () => {
+    renderRouter(routes(true), { initialUrl: '/echo/e1/memories' });
+    expect(screen.getByText('Memories page')).toBeTruthy();
+    expect(screen.queryByText('Conversation page')).toBeNull();
+  });
+
+  it('keeps a signed-out user out of the memories', () => {
+    renderRouter(routes(false), { initialUrl: '/echo/e1/memories' });
+    expect(screen.getByText('Sign in page')).toBeTruthy();
+    expect(screen.queryByText('Memories page')).toBeNull();
   });
 
   it('sends a signed-in user away from sign-in', () => {

@@ -8,6 +8,7 @@ export function RootNavigator({ signedIn }: { signedIn: boolean }) {
         <Stack.Screen name="(tabs)" options={{ headerShown: false }} />
         <Stack.Screen name="echo/new" options={{ title: 'New echo', presentation: 'modal' }} />
         <Stack.Screen name="echo/[id]" options={{ title: 'Conversation' }} />
+        <Stack.Screen name="echo/[id]/memories" options={{ title: 'Memories' }} />
       </Stack.Protected>
       <Stack.Protected guard={!signedIn}>
         <Stack.Screen name="(auth)/sign-in" options={{ headerShown: false, title: 'Sign in' }} />

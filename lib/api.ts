@@ -8,12 +8,16 @@
  */
 import { Platform } from 'react-native';
 
+import { SseParser, type SseEvent } from './sse';
 import type {
   AudioFormat,
   Echo,
   HealthResponse,
+  Memory,
   Message,
   MessageRole,
+  ReplyAudio,
+  ReplyResponse,
   SynthesizeResponse,
   UploadFile,
   UploadReferenceInput,
@@ -43,6 +47,8 @@ export interface ApiClientOptions {
   synthesizeTimeoutMs?: number;
   /** Timeout for an upload, in milliseconds. */
   uploadTimeoutMs?: number;
+  /** Timeout for a whole reply (written and spoken), in milliseconds. */
+  replyTimeoutMs?: number;
   /** Retries for safe (GET) requests on connection errors, 429 and 502/503/504. */
   maxRetries?: number;
   /** Base delay between retries; doubles each time, with jitter, capped at 8 s. */
@@ -105,6 +111,23 @@ export function errorFromResponse(status: number, bodyText: string, retryAfter: 
   }
   const seconds = retryAfter !== null && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) : null;
   return new ApiError(status, code, message, seconds);
+}
+
+/** What to ask an echo: the person's new message (`content`; none to reply to the conversation as it stands). */
+export interface ReplyInput {
+  content?: string;
+  /** Speak the reply in the echo's voice; the server's default is whether the echo has a voice. */
+  speak?: boolean;
+  format?: AudioFormat;
+}
+
+/** Called while the reply is written: the stored message, each piece of text, the audio once speech starts. */
+export interface ReplyHandlers {
+  onMessage?: (message: Message) => void;
+  /** `text` is the new piece, `soFar` the whole reply written so far. */
+  onDelta?: (text: string, soFar: string) => void;
+  onAudio?: (audioUrl: string) => void;
+  signal?: AbortSignal;
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -296,6 +319,142 @@ export function createApiClient(options: ApiClientOptions) {
     });
   }
 
+  /**
+   * Asks an echo to reply, streamed as Server-Sent Events with XMLHttpRequest: React Native's XHR (like a
+   * browser's) hands over the text received so far on each progress event, where fetch cannot stream on
+   * native. Without progress events the whole answer is read at the end, as events or as the JSON answer.
+   * Resolves with the stored message and reply; rejects with an ApiError (`aborted` when stopped, the
+   * server's code and plain words for an `error` event, `incomplete` when the stream ends without a reply).
+   */
+  function replyToMessage(echoId: string, input: ReplyInput = {}, handlers: ReplyHandlers = {}): Promise<ReplyResponse> {
+    const body: Record<string, unknown> = { format: input.format ?? 'mp3' };
+    if (input.content !== undefined) body.content = input.content;
+    if (input.speak !== undefined) body.speak = input.speak;
+    const { userId } = credentials();
+    if (userId) body.user_id = userId;
+
+    const xhr = options.xhrFactory ? options.xhrFactory() : new XMLHttpRequest();
+    return new Promise<ReplyResponse>((resolve, reject) => {
+      const parser = new SseParser();
+      let consumed = 0;
+      let settled = false;
+      let message: Message | null = null;
+      let text = '';
+      let audioUrl: string | null = null;
+      let sawEvent = false;
+
+      const settle = (error: ApiError | null, value?: ReplyResponse) => {
+        if (settled) return;
+        settled = true;
+        handlers.signal?.removeEventListener('abort', onAbort);
+        if (error) {
+          if (error.status === 401) options.onUnauthorized?.(error);
+          reject(error);
+        } else resolve(value!);
+      };
+      const onAbort = () => {
+        settle(new ApiError(0, 'aborted', 'The reply was stopped.'));
+        xhr.abort();
+      };
+      const audio = (url: unknown) => {
+        if (typeof url === 'string' && url && url !== audioUrl) {
+          audioUrl = url;
+          handlers.onAudio?.(url);
+        }
+      };
+      const handle = (event: SseEvent) => {
+        if (settled) return;
+        sawEvent = true;
+        let data: Record<string, unknown>;
+        try {
+          data = JSON.parse(event.data) as Record<string, unknown>;
+        } catch {
+          return; // Not ours to read (a keep-alive, say).
+        }
+        if (event.event === 'message' && data.message) {
+          message = data.message as Message;
+          handlers.onMessage?.(message);
+        } else if (event.event === 'delta' && typeof data.text === 'string') {
+          text += data.text;
+          handlers.onDelta?.(data.text, text);
+        } else if (event.event === 'audio') {
+          audio(data.audio_url);
+        } else if (event.event === 'done' && data.reply) {
+          audio(data.audio_url);
+          settle(null, {
+            success: true,
+            message: (message ?? data.message) as Message,
+            reply: data.reply as Message,
+            audio_url: typeof data.audio_url === 'string' ? data.audio_url : null,
+            audio: (data.audio as ReplyAudio | null | undefined) ?? null,
+          });
+        } else if (event.event === 'error') {
+          const status = typeof data.status === 'number' ? data.status : 502;
+          const code = typeof data.error === 'string' ? data.error : 'reply_failed';
+          const words = typeof data.message === 'string' && data.message.trim() ? data.message.trim() : fallbackMessage(status);
+          settle(new ApiError(status, code, words));
+        }
+      };
+      const readNew = () => {
+        const all = typeof xhr.responseText === 'string' ? xhr.responseText : '';
+        if (all.length <= consumed) return;
+        const chunk = all.slice(consumed);
+        consumed = all.length;
+        parser.push(chunk).forEach(handle);
+      };
+      const ok = () => xhr.status >= 200 && xhr.status < 300;
+
+      xhr.open('POST', `${baseUrl}/api/conversation/${seg(echoId)}/reply`);
+      xhr.timeout = options.replyTimeoutMs ?? 180_000;
+      xhr.setRequestHeader('Accept', 'text/event-stream');
+      xhr.setRequestHeader('Content-Type', 'application/json');
+      for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+      // Set before send: React Native's XHR only delivers partial text when a progress handler is there.
+      xhr.onprogress = () => {
+        if (ok()) readNew();
+      };
+      xhr.onload = () => {
+        if (settled) return;
+        const all = typeof xhr.responseText === 'string' ? xhr.responseText : '';
+        if (!ok()) {
+          settle(errorFromResponse(xhr.status, all, xhr.getResponseHeader('Retry-After')));
+          return;
+        }
+        readNew();
+        parser.end().forEach(handle);
+        if (settled) return;
+        if (!sawEvent) {
+          // No events at all: the plain JSON answer (a server or proxy that does not stream).
+          try {
+            const answer = JSON.parse(all) as ReplyResponse;
+            if (answer && answer.reply) {
+              if (answer.message) handlers.onMessage?.(answer.message);
+              handlers.onDelta?.(answer.reply.content, answer.reply.content);
+              audio(answer.audio_url);
+              settle(null, { ...answer, audio_url: answer.audio_url ?? null, audio: answer.audio ?? null });
+              return;
+            }
+          } catch {
+            // Fall through: not JSON either.
+          }
+          settle(new ApiError(xhr.status, 'invalid_response', 'The server sent an answer the app could not read.'));
+          return;
+        }
+        settle(new ApiError(0, 'incomplete', 'The reply was cut short before it was finished. Please try again.'));
+      };
+      xhr.onerror = () =>
+        settle(new ApiError(0, 'network_error', `Could not reach the Echo server at ${baseUrl}. Check your connection and that the server is running.`));
+      xhr.ontimeout = () => settle(new ApiError(0, 'timeout', 'The reply took too long. Please try again.'));
+      xhr.onabort = () => settle(new ApiError(0, 'aborted', 'The reply was stopped.'));
+      if (handlers.signal?.aborted) {
+        settle(new ApiError(0, 'aborted', 'The reply was stopped.'));
+        return;
+      }
+      handlers.signal?.addEventListener('abort', onAbort);
+      xhr.send(JSON.stringify(body));
+    });
+  }
+
   /** An absolute URL for a backend path such as "/api/audio/<token>.mp3". */
   function resolveUrl(pathOrUrl: string): string {
     if (/^https?:\/\//i.test(pathOrUrl)) return pathOrUrl;
@@ -373,6 +532,21 @@ export function createApiClient(options: ApiClientOptions) {
       request<{ success: true; messages: Message[] }>('GET', `/api/conversation/${seg(echoId)}`, { query: { limit } }),
     postMessage: (echoId: string, role: MessageRole, content: string) =>
       request<{ success: true; message: Message }>('POST', `/api/conversation/${seg(echoId)}`, { body: { role, content } }),
+    replyToMessage,
+
+    /** The echo's memories, newest first (at most 200 per echo). */
+    listMemories: (echoId: string, page: { limit?: number; offset?: number } = {}) =>
+      request<{ success: true; memories: Memory[]; total: number; limit: number; offset: number }>(
+        'GET',
+        `/api/echo/${seg(echoId)}/memories`,
+        { query: page },
+      ),
+    addMemory: (echoId: string, text: string) =>
+      request<{ success: true; memory: Memory }>('POST', `/api/echo/${seg(echoId)}/memories`, { body: { text } }),
+    updateMemory: (echoId: string, memoryId: string, text: string) =>
+      request<{ success: true; memory: Memory }>('PATCH', `/api/echo/${seg(echoId)}/memories/${seg(memoryId)}`, { body: { text } }),
+    deleteMemory: (echoId: string, memoryId: string) =>
+      request<{ success: true; deleted: true }>('DELETE', `/api/echo/${seg(echoId)}/memories/${seg(memoryId)}`),
   };
 }
 

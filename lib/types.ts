@@ -90,6 +90,8 @@ export interface HealthResponse {
   components: {
     database?: HealthComponent;
     voice_provider?: HealthComponent & { provider?: string; description?: string };
+    /** The model that writes echos' replies: provider "local" (the small bundled one), "openai" or "none" (off). */
+    language_model?: HealthComponent & { provider?: string; model?: string; description?: string };
     [key: string]: HealthComponent | undefined;
   };
 }
@@ -109,4 +111,30 @@ export interface UploadReferenceInput {
   consent: boolean;
   echoId?: string;
   transcript?: string;
+}
+
+/** What the echo's spoken reply is: audio_url plays while it grows, until `complete`. */
+export interface ReplyAudio {
+  complete?: boolean;
+  format?: AudioFormat;
+  [key: string]: unknown;
+}
+
+/** The echo's reply: the person's stored message, the stored reply (role "assistant") and its speech, if any. */
+export interface ReplyResponse {
+  success: true;
+  message: Message;
+  reply: Message;
+  audio_url: string | null;
+  audio: ReplyAudio | null;
+}
+
+/** A memory the echo draws on when it replies (at most 1,000 characters, 200 per echo). */
+export interface Memory {
+  _id: string;
+  echo_id: string;
+  user_id?: string | null;
+  text: string;
+  created_at: string;
+  updated_at?: string;
 }

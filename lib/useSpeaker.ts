@@ -24,6 +24,10 @@ export interface Speaker {
   stop: () => void;
   /** Stops `key` if it is the one playing or loading, otherwise speaks it. */
   toggle: (key: string, text: string, voice: SpeakVoice) => Promise<void>;
+  /** Plays audio the server already made (a backend path such as an echo reply's audio_url) under `key`. */
+  play: (key: string, audioUrl: string) => void;
+  /** Gives what plays under `from` the key `to` (a reply in progress that has been stored). */
+  rekey: (from: string, to: string) => void;
 }
 
 export interface SpeakerOptions {
@@ -56,6 +60,24 @@ export function useSpeaker(options: SpeakerOptions = {}): Speaker {
     }
   }, []);
 
+  // Play ``audioUrl`` (relative to the backend) for request ``mine``; back to idle when it ends, if still current.
+  const startPlayer = useCallback(
+    (audioUrl: string, mine: number) => {
+      const player = createAudioPlayer(api.audioSource(audioUrl));
+      playerRef.current = player;
+      player.addListener('playbackStatusUpdate', (status) => {
+        if (status.didJustFinish && playerRef.current === player && mine === requestRef.current) {
+          release();
+          setActiveKey(null);
+          setPhase('idle');
+        }
+      });
+      player.play();
+      setPhase('playing');
+    },
+    [api, release],
+  );
+
   const stop = useCallback(() => {
     requestRef.current++;
     release();
@@ -77,17 +99,7 @@ export function useSpeaker(options: SpeakerOptions = {}): Speaker {
         }
         const result = 'echoId' in voice ? await api.speakAsEcho(voice.echoId, text) : await api.synthesize(text, voice.referenceId);
         if (mine !== requestRef.current) return;
-        const player = createAudioPlayer(api.audioSource(result.audio_url));
-        playerRef.current = player;
-        player.addListener('playbackStatusUpdate', (status) => {
-          if (status.didJustFinish && playerRef.current === player && mine === requestRef.current) {
-            release();
-            setActiveKey(null);
-            setPhase('idle');
-          }
-        });
-        player.play();
-        setPhase('playing');
+        startPlayer(result.audio_url, mine);
       } catch (e) {
         if (mine !== requestRef.current) return;
         setError(onErrorRef.current?.(e) ? null : errorMessage(e));
@@ -95,8 +107,25 @@ export function useSpeaker(options: SpeakerOptions = {}): Speaker {
         setPhase('idle');
       }
     },
-    [api, release],
+    [api, release, startPlayer],
   );
+
+  const play = useCallback(
+    (key: string, audioUrl: string) => {
+      const mine = ++requestRef.current;
+      release();
+      setError(null);
+      if (!audioModeSet) {
+        audioModeSet = true;
+        void setAudioModeAsync({ playsInSilentMode: true }).catch(() => undefined);
+      }
+      startPlayer(audioUrl, mine);
+      setActiveKey(key);
+    },
+    [release, startPlayer],
+  );
+
+  const rekey = useCallback((from: string, to: string) => setActiveKey((current) => (current === from ? to : current)), []);
 
   const toggle = useCallback(
     async (key: string, text: string, voice: SpeakVoice) => {
@@ -111,5 +140,5 @@ export function useSpeaker(options: SpeakerOptions = {}): Speaker {
     release();
   }, [release]);
 
-  return { activeKey, phase, error, speak, stop, toggle };
+  return { activeKey, phase, error, speak, stop, toggle, play, rekey };
 }

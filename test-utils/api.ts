@@ -22,6 +22,11 @@ const METHODS = [
   'getEchoVoiceModel',
   'listMessages',
   'postMessage',
+  'replyToMessage',
+  'listMemories',
+  'addMemory',
+  'updateMemory',
+  'deleteMemory',
 ] as const;
 
 export function makeMockApi(baseUrl = 'http://localhost:5000'): MockApi {

@@ -34,7 +34,7 @@ def health():
     return {
         "status": "healthy" if healthy else "degraded",
         # The language model is not part of "healthy": without it echos still speak and keep conversations.
-        "components": {"database": database, "voice_provider": voice, "language_model": svc.replies.status()},
+        "components": {"database": database, "voice_provider": voice, "language_model": states["language_model"]},
         "limits": {
             "max_upload_mb": settings.max_upload_mb,
             "max_text_chars": settings.max_text_chars,

@@ -1,5 +1,5 @@
-"""Health: the last known state of each dependency (database, voice provider), refreshed in the background so
-that /health answers within a second whatever they do."""
+"""Health: the last known state of each dependency (database, voice provider, language model), refreshed in the
+background so that /health answers within a second whatever they do."""
 
 from __future__ import annotations
 
@@ -127,4 +127,15 @@ def build_monitor(svc: Services) -> HealthMonitor:
             error="voice_provider_timeout" if timed_out else "voice_provider_unavailable",
         ),
     )
-    return HealthMonitor([database, voice], wait=ANSWER_WAIT_SECONDS, timeout=CHECK_TIMEOUT_SECONDS)
+
+    def model_state(status: str, detail: str) -> dict[str, Any]:
+        model = svc.replies.model
+        return {"status": status, "provider": model.name if model is not None else "none", "detail": detail}
+
+    model = Check(
+        "language_model",
+        run=lambda: svc.replies.status(),
+        checking=lambda: model_state("checking", waiting),
+        failed=lambda reason, timed_out: model_state("unavailable", f"The language model {reason}."),
+    )
+    return HealthMonitor([database, voice, model], wait=ANSWER_WAIT_SECONDS, timeout=CHECK_TIMEOUT_SECONDS)

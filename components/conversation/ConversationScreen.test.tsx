@@ -67,11 +67,13 @@ describe('ConversationScreen', () => {
     expect(screen.getByTestId('retry-button')).toBeTruthy();
   });
 
-  it('sends a message and shows it', async () => {
+  it('keeps a message without a reply when the server writes none', async () => {
     const api = apiWith([]);
+    api.health.mockResolvedValue({ status: 'healthy', components: { language_model: { status: 'off', provider: 'none' } } });
     api.postMessage.mockResolvedValue({ success: true, message: message('n1', 'user', 'How is the garden?') });
     renderWithSession(<ConversationScreen echoId="e1" />, { api });
     fireEvent.changeText(await screen.findByTestId('message-input'), '  How is the garden? ');
+    await screen.findByTestId('model-note');
     await act(async () => fireEvent.press(screen.getByTestId('send-button')));
     expect(api.postMessage).toHaveBeenCalledWith('e1', 'user', 'How is the garden?');
     expect(await screen.findByText('How is the garden?')).toBeTruthy();
@@ -90,9 +92,11 @@ describe('ConversationScreen', () => {
 
   it('keeps the draft and shows the error when sending fails', async () => {
     const api = apiWith([]);
+    api.health.mockResolvedValue({ status: 'healthy', components: { language_model: { status: 'off', provider: 'none' } } });
     api.postMessage.mockRejectedValue(new ApiError(503, 'database_unavailable', 'The database is unavailable.'));
     renderWithSession(<ConversationScreen echoId="e1" />, { api });
     fireEvent.changeText(await screen.findByTestId('message-input'), 'Hello?');
+    await screen.findByTestId('model-note');
     await act(async () => fireEvent.press(screen.getByTestId('send-button')));
     expect(await screen.findByText('The database is unavailable.')).toBeTruthy();
     expect(screen.getByTestId('message-input').props.value).toBe('Hello?');

@@ -5,6 +5,10 @@
  * Speaking always goes as the echo (`speakAsEcho`), never in a stock voice. An echo whose voice was
  * deleted, or that has none, shows a notice with a voice picker instead (VoiceNotice); so does a 409
  * `voice_deleted` / `no_voice` answer, since the voice may have been deleted elsewhere.
+ *
+ * What the person writes gets the echo's reply (useEchoReply): shown as it is written, marked as written by
+ * an AI echo, spoken as soon as its first sentence is. With the echo's name chosen as the author, a message is
+ * written for the echo by hand instead; a server with replies off keeps the person's messages without one.
  */
 import { Stack, useRouter } from 'expo-router';
 import { useRef, useState } from 'react';
@@ -22,10 +26,16 @@ import { useSpeaker } from '@/lib/useSpeaker';
 import { VOICE_NOTICES, voiceProblemOf, voiceStatusOf } from '@/lib/voiceStatus';
 
 import { MessageBubble } from './MessageBubble';
+import { REPLY_AUDIO_KEY, useEchoReply } from './useEchoReply';
 import { VoiceNotice } from './VoiceNotice';
 
 const MESSAGE_LIMIT = 200;
 const MAX_MESSAGE_LENGTH = 5000;
+
+/** What the person is told when the bundled offline model writes the replies. */
+export const LOCAL_MODEL_NOTE =
+  "Replies come from a small offline model that can make things up. The server's operator can connect a better one.";
+export const REPLIES_OFF_NOTE = 'This server writes no replies: your messages are kept, and you can write the echo’s side yourself.';
 
 interface ConversationData {
   echo: Echo;
@@ -43,6 +53,10 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
   const [sendError, setSendError] = useState<string | null>(null);
   const [deleting, setDeleting] = useState(false);
   const [voiceChanged, setVoiceChanged] = useState<string | null>(null);
+  const [repliesOff, setRepliesOff] = useState<string | null>(null);
+  // Which model writes replies, from /health; the conversation works without knowing it.
+  const health = useResource(async () => (await api.health()).components.language_model ?? null, [api]);
+  const modelProvider = health.data?.provider ?? null;
 
   const conversation = useResource<ConversationData>(async () => {
     const [echo, messages] = await Promise.all([api.getEcho(echoId), api.listMessages(echoId, MESSAGE_LIMIT)]);
@@ -55,18 +69,29 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
     AccessibilityInfo.announceForAccessibility(VOICE_NOTICES[status]);
   }
 
-  const speaker = useSpeaker({
-    // The server refused: the echo's voice was deleted (elsewhere, perhaps) or it has none. Show the notice.
-    onError: (error) => {
-      const problem = voiceProblemOf(error);
-      if (!problem) return false;
-      setVoiceChanged(null);
-      conversation.setData((current) =>
-        current ? { ...current, echo: { ...current.echo, voice_status: problem, voice_model_id: null } } : current,
-      );
-      pointToVoiceNotice(problem);
-      return true;
-    },
+  // The server refused: the echo's voice was deleted (elsewhere, perhaps) or it has none. Show the notice.
+  const onVoiceProblem = (error: unknown): boolean => {
+    const problem = voiceProblemOf(error);
+    if (!problem) return false;
+    setVoiceChanged(null);
+    conversation.setData((current) =>
+      current ? { ...current, echo: { ...current.echo, voice_status: problem, voice_model_id: null } } : current,
+    );
+    pointToVoiceNotice(problem);
+    return true;
+  };
+
+  const speaker = useSpeaker({ onError: onVoiceProblem });
+
+  const reply = useEchoReply({
+    api,
+    echoId,
+    update: (change) => conversation.setData((current) => (current ? { ...current, messages: change(current.messages) } : current)),
+    play: speaker.play,
+    rekey: speaker.rekey,
+    stopAudio: speaker.stop,
+    onVoiceProblem,
+    onRepliesOff: (message) => setRepliesOff(message || REPLIES_OFF_NOTE),
   });
 
   const title = conversation.data?.echo.name ?? 'Conversation';
@@ -91,10 +116,22 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
     }
   }
 
-  const deleteButton = echoLoaded
-    ? () => <Button title="Delete" variant="plain" compact busy={deleting} onPress={() => void deleteEcho()} testID="delete-echo-button" accessibilityLabel={`Delete ${title}`} />
+  const headerButtons = echoLoaded
+    ? () => (
+        <View style={styles.headerButtons}>
+          <Button
+            title="Memories"
+            variant="plain"
+            compact
+            onPress={() => router.push({ pathname: '/echo/[id]/memories', params: { id: echoId } })}
+            testID="memories-button"
+            accessibilityLabel={`What ${title} remembers`}
+          />
+          <Button title="Delete" variant="plain" compact busy={deleting} onPress={() => void deleteEcho()} testID="delete-echo-button" accessibilityLabel={`Delete ${title}`} />
+        </View>
+      )
     : undefined;
-  const header = <Stack.Screen options={{ title, headerLeft: homeButton, headerRight: deleteButton }} />;
+  const header = <Stack.Screen options={{ title, headerLeft: homeButton, headerRight: headerButtons }} />;
 
   if (conversation.loading && !conversation.data) {
     return (
@@ -116,6 +153,10 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
   const { echo, messages } = conversation.data;
   const voiceStatus = voiceStatusOf(echo);
   const trimmed = draft.trim();
+  const writing = reply.phase === 'writing';
+  const replies = role === 'user' && repliesOff === null && modelProvider !== 'none';
+  const modelNote =
+    role !== 'user' ? null : repliesOff ?? (modelProvider === 'none' ? REPLIES_OFF_NOTE : modelProvider === 'local' ? LOCAL_MODEL_NOTE : null);
 
   function toggleSpeak(message: Message) {
     if (voiceStatus !== 'ready') {
@@ -129,9 +170,19 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
   }
 
   async function send() {
-    if (!trimmed || sending) return;
+    if (!trimmed || sending || writing) return;
     if (trimmed.length > MAX_MESSAGE_LENGTH) {
       setSendError(`Messages can be at most ${MAX_MESSAGE_LENGTH} characters.`);
+      return;
+    }
+    if (replies) {
+      // The message shows at once; the echo's reply is written below it.
+      setSendError(null);
+      setDraft('');
+      setVoiceChanged(null);
+      speaker.stop();
+      setTimeout(() => listRef.current?.scrollToEnd({ animated: true }), 50);
+      await reply.send(trimmed, voiceStatus === 'ready');
       return;
     }
     setSending(true);
@@ -190,11 +241,46 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
             echoName={echo.name}
             speaking={speaker.activeKey === item._id ? speaker.phase : 'idle'}
             onToggleSpeak={() => toggleSpeak(item)}
+            unsent={reply.unsent.has(item._id)}
           />
         )}
+        ListFooterComponent={
+          writing ? (
+            <View testID="reply-draft" style={messages.length ? undefined : styles.draftAlone}>
+              <MessageBubble
+                message={{ _id: REPLY_AUDIO_KEY, echo_id: echo._id, role: 'assistant', content: reply.text, created_at: '' }}
+                echoName={echo.name}
+                speaking="idle"
+                onToggleSpeak={() => undefined}
+                writing
+              />
+            </View>
+          ) : null
+        }
       />
       <View style={[styles.composer, { borderTopColor: theme.border, backgroundColor: theme.surface }]}>
         <ErrorBanner message={sendError} testID="send-error" />
+        {reply.error || reply.canRetry ? (
+          <View style={styles.replyProblem}>
+            <ErrorBanner message={reply.error} testID="reply-error" />
+            {reply.canRetry ? (
+              <Button
+                title="Try again"
+                variant="secondary"
+                compact
+                disabled={writing}
+                onPress={() => void reply.retry(voiceStatus === 'ready')}
+                testID="retry-reply"
+                accessibilityLabel={`Ask ${echo.name} to reply again`}
+              />
+            ) : null}
+          </View>
+        ) : null}
+        {modelNote ? (
+          <Text testID="model-note" style={[styles.note, { color: theme.textMuted }]}>
+            {modelNote}
+          </Text>
+        ) : null}
         <View style={styles.roles} accessibilityRole="radiogroup">
           <RoleChip label="You" selected={role === 'user'} onPress={() => setRole('user')} testID="role-user" />
           <RoleChip label={echo.name} selected={role === 'assistant'} onPress={() => setRole('assistant')} testID="role-assistant" />
@@ -211,7 +297,16 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
             editable={!sending}
             style={[styles.input, { color: theme.text, borderColor: theme.border, backgroundColor: theme.background }]}
           />
-          <Button title="Send" onPress={() => void send()} disabled={!trimmed} busy={sending} testID="send-button" />
+          {writing ? (
+            <Button
+              title="Stop"
+              variant="secondary"
+              onPress={reply.stop}
+              testID="stop-reply"
+              accessibilityLabel={`Stop ${echo.name}'s reply`}
+            />
+          ) : null}
+          <Button title="Send" onPress={() => void send()} disabled={!trimmed || writing} busy={sending} testID="send-button" />
         </View>
       </View>
     </KeyboardAvoidingView>
@@ -243,6 +338,10 @@ const styles = StyleSheet.create({
   composer: { borderTopWidth: StyleSheet.hairlineWidth, padding: spacing.md, gap: spacing.sm },
   roles: { flexDirection: 'row', gap: spacing.sm, alignItems: 'center' },
   chip: { borderWidth: 1, borderRadius: radius.pill, paddingHorizontal: spacing.md, paddingVertical: spacing.xs, fontSize: fontSize.sm, overflow: 'hidden', maxWidth: 180 },
+  headerButtons: { flexDirection: 'row', alignItems: 'center' },
+  draftAlone: { marginTop: spacing.md },
+  replyProblem: { gap: spacing.sm, alignItems: 'flex-start' },
+  note: { fontSize: fontSize.sm },
   inputRow: { flexDirection: 'row', alignItems: 'flex-end', gap: spacing.sm },
   input: { flex: 1, borderWidth: 1, borderRadius: radius.md, paddingHorizontal: spacing.md, paddingVertical: spacing.sm, fontSize: fontSize.md, maxHeight: 140, minHeight: 44 },
 });

@@ -32,6 +32,11 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
     """Base URL of a real Echo server: local voice engine, embedded store, CORS for any loopback port."""
+    yield from run_server(tmp_path_factory)
+
+
+def run_server(tmp_path_factory, log_name: str = "server.log", **settings: str) -> Iterator[str]:
+    """Start the server as ``live_server`` does, with extra ``settings`` in its environment; yield its URL."""
     data_dir = tmp_path_factory.mktemp("e2e-data")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FISH_AUDIO", "MONGO", "AUTH0"))}
@@ -42,9 +47,10 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         API_PORT=str(port),
         CORS_ORIGINS=r"http://127\.0\.0\.1:\d+,http://localhost:\d+",
         PYTHONUNBUFFERED="1",
+        **settings,
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = (ARTIFACTS / "server.log").open("w")
+    log = (ARTIFACTS / log_name).open("w")
     process = subprocess.Popen(
         [sys.executable, "backend/api_server.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
     )

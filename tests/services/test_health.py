@@ -211,35 +211,44 @@ def test_a_check_that_cannot_start_is_tried_again_next_time(dependencies, monkey
     assert monitor.report() == {"thing": {"status": "ok"}}
 
 
-# -- the app's two dependencies --------------------------------------------------------------------
+# -- the app's three dependencies ------------------------------------------------------------------
 
 
-def fake_services(ping, status, *, configured: bool = True):
+def fake_services(ping, status, model=None, *, configured: bool = True):
+    model = model or (lambda: {"status": "ok", "provider": "openai"})
     return SimpleNamespace(
         db=SimpleNamespace(backend="mongodb", ping=ping),
         voices=SimpleNamespace(active_name="fish", providers={"fish": object()} if configured else {}, status=status),
+        replies=SimpleNamespace(model=SimpleNamespace(name="openai"), status=model),
     )
 
 
-def test_the_app_monitor_reports_the_database_and_the_voice_provider(dependencies):
+def test_the_app_monitor_reports_the_database_the_voice_provider_and_the_language_model(dependencies):
     ping = dependencies({"status": "ok", "backend": "mongodb"})
     status = dependencies({"status": "ok", "provider": "fish"})
-    monitor = build_monitor(fake_services(ping, status))
+    model = dependencies({"status": "ok", "provider": "openai", "model": "llama3.2"})
+    monitor = build_monitor(fake_services(ping, status, model))
     assert (monitor.wait, monitor.timeout) == (health_module.ANSWER_WAIT_SECONDS, health_module.CHECK_TIMEOUT_SECONDS)
     monitor.wait = LONG_WAIT
-    assert monitor.report() == {"database": dict(ping.answer), "voice_provider": dict(status.answer)}
+    assert monitor.report() == {
+        "database": dict(ping.answer),
+        "voice_provider": dict(status.answer),
+        "language_model": dict(model.answer),
+    }
 
 
 def test_the_app_monitor_says_what_each_failure_is(dependencies, clock):
     ping = dependencies({"status": "ok"})
     status = dependencies({"status": "ok"})
-    ping.hold, status.hold = True, True
-    monitor = build_monitor(fake_services(ping, status, configured=False))
+    model = dependencies({"status": "ok"})
+    ping.hold, status.hold, model.hold = True, True, True
+    monitor = build_monitor(fake_services(ping, status, model, configured=False))
     monitor.wait = SHORT_WAIT
     waiting = "The first check has not finished yet."
     assert monitor.report() == {
         "database": {"status": "checking", "backend": "mongodb", "detail": waiting},
         "voice_provider": {"status": "checking", "provider": None, "detail": waiting},
+        "language_model": {"status": "checking", "provider": "openai", "detail": waiting},
     }
     clock.offset += health_module.CHECK_TIMEOUT_SECONDS
     assert monitor.report() == {
@@ -254,10 +263,16 @@ def test_the_app_monitor_says_what_each_failure_is(dependencies, clock):
             "error": "voice_provider_timeout",
             "detail": "The voice provider did not answer within 5 s.",
         },
+        "language_model": {
+            "status": "unavailable",
+            "provider": "openai",
+            "detail": "The language model did not answer within 5 s.",
+        },
     }
     status.error = TimeoutError()
     status.release.set()
     ping.release.set()
+    model.release.set()
     join_all(health_threads(), timeout=DEADLINE)
     clock.offset = 0.0
     status.hold = False

@@ -113,12 +113,17 @@ class OpenAICompatibleModel:
         return reason[:REASON_MAX_CHARS] or "no reason given"
 
     def status(self) -> dict[str, Any]:
-        return {
-            "status": "configured",
-            "provider": self.name,
-            "model": self.model,
-            "description": self.description,
-        }
+        """Whether the endpoint answers (its list of models), and whether it serves LLM_MODEL."""
+        info: dict[str, Any] = {"provider": self.name, "model": self.model, "description": self.description}
+        try:
+            served = [entry.id for entry in self._client.with_options(max_retries=0).models.list()]
+        except Exception as exc:  # noqa: BLE001 - reported, never raised: this feeds /health
+            error = self._translate(exc)
+            return {**info, "status": "unavailable", "error": error.code, "detail": error.message}
+        if served and self.model not in served:
+            detail = f"The endpoint answers but does not list the model {self.model!r} (LLM_MODEL)."
+            return {**info, "status": "degraded", "detail": detail}
+        return {**info, "status": "ok"}
 
     def close(self) -> None:
         self._client.close()

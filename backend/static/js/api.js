@@ -29,13 +29,20 @@ export class ApiError extends Error {
   }
 }
 
-export function errorFrom(status, body) {
-  const message =
+export function errorFrom(status, body, retryAfter = null) {
+  let message =
     (body && typeof body.message === "string" && body.message) ||
     STATUS_MESSAGES[status] ||
     `The server answered with status ${status}.`;
   const code = (body && typeof body.error === "string" && body.error) || `http_${status}`;
-  return new ApiError(status, code, message, body);
+  // A 429 says how long to wait (Retry-After, in seconds), in the server's words or in ours.
+  const wait = Number.parseInt(retryAfter || "", 10);
+  if (status === 429 && wait > 0 && !/\bseconds?\b/.test(message)) {
+    message += ` Try again in ${wait} second${wait === 1 ? "" : "s"}.`;
+  }
+  const error = new ApiError(status, code, message, body);
+  if (wait > 0) error.retryAfter = wait;
+  return error;
 }
 
 /** A readable message for anything thrown while talking to the server. */
@@ -99,8 +106,69 @@ export async function request(method, path, { query, json, anonymous = false } =
     throw new ApiError(0, "network_error", NETWORK_MESSAGE);
   }
   const data = parseJson(await response.text().catch(() => ""));
-  if (!response.ok) throw errorFrom(response.status, data);
+  if (!response.ok) throw errorFrom(response.status, data, response.headers.get("Retry-After"));
   return data || {};
+}
+
+/** One Server-Sent Event's block of lines as {event, data}; data is parsed JSON (null if it is not). */
+function parseEvent(block) {
+  let event = "message";
+  const data = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (line.startsWith("event:")) event = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+  }
+  return { event, data: parseJson(data.join("\n")) };
+}
+
+/**
+ * POST JSON and read the answer as Server-Sent Events (EventSource cannot POST): `onEvent(name, data)` for
+ * each event as it arrives. Resolves once the stream ends; rejects with an ApiError for an error answer, an
+ * `error` event (its status, code and plain message), a stream cut short (code "cut_short") or
+ * `signal` aborting it (code "aborted").
+ */
+export async function postForEvents(path, json, { signal, onEvent }) {
+  const params = identityParams(false);
+  const headers = { Accept: "text/event-stream", "Content-Type": "application/json", ...identityHeaders(false) };
+  const body = JSON.stringify({ ...(json || {}), ...params });
+  const aborted = () => new ApiError(0, "aborted", "Stopped.");
+  let response;
+  try {
+    response = await fetch(buildUrl(path), { method: "POST", headers, body, signal, credentials: "same-origin" });
+  } catch {
+    throw signal && signal.aborted ? aborted() : new ApiError(0, "network_error", NETWORK_MESSAGE);
+  }
+  if (!response.ok || !response.body) {
+    const data = parseJson(await response.text().catch(() => ""));
+    throw errorFrom(response.status, data, response.headers.get("Retry-After"));
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
+        const { event, data } = parseEvent(block);
+        if (event === "error") throw errorFrom((data && data.status) || 502, data);
+        onEvent(event, data || {});
+      }
+    }
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    throw signal && signal.aborted ? aborted() : cutShort();
+  } finally {
+    reader.cancel().catch(() => {}); // nothing more is read: let the server know
+  }
+}
+
+/** What a stream that ended before its last event means, in plain words. */
+export function cutShort() {
+  return new ApiError(0, "cut_short", "The connection to the server closed before the reply was finished.");
 }
 
 export const api = {

@@ -5,7 +5,7 @@ import { byId, showMessage } from "./dom.js";
 import { loadEchos, openFromAddress, renderEchos, setupEchos } from "./echos.js";
 import { createIdentity } from "./identity.js";
 import { setupSpeak } from "./speak.js";
-import { on } from "./state.js";
+import { emit, on, state } from "./state.js";
 import { loadVoices, renderVoices, setupVoices } from "./voices.js";
 
 const HEALTH_EVERY_MS = 60000;
@@ -39,15 +39,21 @@ export function describeHealth(health) {
 async function checkHealth() {
   const line = byId("health");
   let described;
+  let health = null;
   try {
-    const health = await request("GET", "/health", { anonymous: true });
+    health = await request("GET", "/health", { anonymous: true });
     described = describeHealth(health);
   } catch (error) {
     // /health answers 503 with its body when degraded; anything else means the server is out of reach.
-    described =
-      error.body && error.body.components
-        ? describeHealth(error.body)
-        : { text: `Server unreachable: ${messageOf(error)}`, state: "down", detail: "" };
+    health = error.body && error.body.components ? error.body : null;
+    described = health
+      ? describeHealth(health)
+      : { text: `Server unreachable: ${messageOf(error)}`, state: "down", detail: "" };
+  }
+  // Who writes the echos' replies: said under the box where the person writes to an echo.
+  if (health) {
+    state.languageModel = health.components.language_model || null;
+    emit("health");
   }
   line.dataset.state = described.state;
   byId("health-text").textContent = described.text;

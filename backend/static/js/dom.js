@@ -109,6 +109,16 @@ export function submitOnCtrlEnter(field) {
   });
 }
 
+/** Keep "n / max characters" under a text box up to date; returns the function that updates it. */
+export function countCharacters(field, output) {
+  const update = () => {
+    output.textContent = `${field.value.length} / ${field.maxLength} characters`;
+  };
+  field.addEventListener("input", update);
+  update();
+  return update;
+}
+
 /** Choose `value` in a select if one of its options offers it (and is not disabled); says whether it did. */
 export function selectIfOffered(select, value) {
   const offered = [...select.options].some((option) => option.value === value && !option.disabled);
@@ -139,6 +149,29 @@ export function listItem(props, title, meta, actions, ...below) {
       h("p", { className: "item-meta" }, meta),
     ),
     h("div", { className: "item-actions" }, actions),
+    below,
+  );
+}
+
+// ---- conversations ----------------------------------------------------------------------------
+
+/**
+ * A message of a conversation: who said it, "AI echo" when the echo wrote it, when (or a note such as
+ * "sending…"), its text, then anything below it (its actions).
+ */
+export function messageBubble(tag, props, { speaker, ai = false, when = null, note = null }, text, ...below) {
+  return h(
+    tag,
+    props,
+    h(
+      "p",
+      { className: "message-head" },
+      h("strong", {}, speaker),
+      ai ? [" ", h("span", { className: "ai-label" }, "AI echo")] : null,
+      when ? [" · ", timeElement(when)] : null,
+      note ? [" · ", h("span", { className: "message-note" }, note)] : null,
+    ),
+    h("p", { className: "message-text" }, text),
     below,
   );
 }

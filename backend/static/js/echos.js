@@ -10,6 +10,7 @@ import {
   fieldError,
   h,
   listItem,
+  messageBubble,
   requiredValue,
   selectIfOffered,
   showMessage,
@@ -17,11 +18,14 @@ import {
   timeElement,
   whileBusy,
 } from "./dom.js";
+import { openMemories, setupMemories } from "./memories.js";
+import { resetReply, setupReplies } from "./reply.js";
 import { playIn, speakAsEcho } from "./speak.js";
 import { echoOfVoice, emit, on, state, voiceName } from "./state.js";
 import { loadVoices } from "./voices.js";
 
 let openEcho = null;
+let messages = []; // the open echo's stored messages, oldest first
 
 // What an echo without a usable voice says, in the API's words (409 voice_deleted / no_voice).
 export const VOICE_NOTICES = {
@@ -281,28 +285,61 @@ function personaLine(echo) {
   return voice ? `${persona} · ${voice.charAt(0).toUpperCase()}${voice.slice(1)}.` : persona;
 }
 
+/** A message of the conversation; the echo's are marked as written by an AI echo, and can be heard. */
 function messageItem(message) {
   const mine = message.role === "user";
-  const speaker = mine ? "You" : openEcho.name;
   const label = `Hear this message in ${openEcho.name}'s voice`;
   const hearIt = (event) => hearMessage(message, event.currentTarget);
   const hear = mine ? null : actionButton("secondary", "Hear", label, hearIt);
-  return h(
+  // The person's message before the server has kept it: "sending…", or "not sent" after a failure.
+  const note = message.unsent ? "not sent" : message.pending ? "sending…" : null;
+  const classes = ["message", mine ? "from-user" : "from-echo", message.unsent ? "unsent" : ""];
+  return messageBubble(
     "li",
-    { className: mine ? "message from-user" : "message from-echo", dataset: { messageId: message._id } },
-    h("p", { className: "message-head" }, h("strong", {}, speaker), " · ", timeElement(message.created_at)),
-    h("p", { className: "message-text" }, message.content),
+    { className: classes.join(" ").trim(), dataset: { messageId: message._id } },
+    { speaker: mine ? "You" : openEcho.name, ai: !mine, when: note ? null : message.created_at, note },
+    message.content,
     hear ? h("p", { className: "message-actions" }, hear) : null,
   );
 }
 
-function renderMessages(messages) {
+/** Draw the stored messages, then `extra` ones the server has not kept (yet). */
+function renderMessages(stored, extra = []) {
+  messages = stored;
+  const shown = [...stored, ...extra];
   const list = byId("conversation-list");
-  list.replaceChildren(...messages.map(messageItem));
-  list.hidden = messages.length === 0;
-  byId("conversation-empty").hidden = messages.length > 0;
+  list.replaceChildren(...shown.map(messageItem));
+  list.hidden = shown.length === 0;
+  byId("conversation-empty").hidden = shown.length > 0;
   list.scrollTop = list.scrollHeight; // the newest message in view
 }
+
+async function loadMessages(echoId) {
+  const { messages: stored } = await api.get(`/api/conversation/${encodeURIComponent(echoId)}`, { limit: 200 });
+  return stored || [];
+}
+
+/** A 409 voice_deleted / no_voice: the echo's voice went away elsewhere; record it. Says whether it was one. */
+async function voiceLostBy(error, echo) {
+  const lost = error.status === 409 ? VOICE_ERRORS[error.code] : null;
+  if (lost) await markVoiceLost(echo._id, lost);
+  return Boolean(lost);
+}
+
+// What reply.js may do with the open conversation.
+const conversation = {
+  echo: () => openEcho,
+  messages: () => messages,
+  show: renderMessages,
+  speaks: (echo) => voiceStatus(echo) === "ready",
+  reload: async () => {
+    const echo = openEcho;
+    const stored = await loadMessages(echo._id);
+    if (openEcho !== echo) return messages;
+    return stored;
+  },
+  voiceLost: (error) => (openEcho ? voiceLostBy(error, openEcho) : false),
+};
 
 async function hearMessage(message, button) {
   const echo = openEcho;
@@ -326,11 +363,9 @@ async function hearMessage(message, button) {
     else showMessage(status, "", "");
     announce(outcome === "playing" ? "Playing the message." : "The message is ready; press play to listen.");
   } catch (error) {
-    const lost = error.status === 409 ? VOICE_ERRORS[error.code] : null;
-    if (lost) {
+    if (await voiceLostBy(error, echo)) {
       // The voice went away elsewhere (another tab, the API): the notice says so and offers another.
       showMessage(status, "", "");
-      await markVoiceLost(echo._id, lost);
       if (openEcho && openEcho._id === echo._id) pointToVoiceNotice();
     } else {
       showMessage(status, "error", messageOf(error));
@@ -342,6 +377,9 @@ async function hearMessage(message, button) {
 
 function closeConversation() {
   openEcho = null;
+  messages = [];
+  resetReply(null);
+  openMemories(null);
   byId("conversation-section").hidden = true;
   byId("conversation-audio").pause();
   renderConversationVoice();
@@ -353,17 +391,20 @@ async function openConversation(echoId) {
   const section = byId("conversation-section");
   const status = byId("conversation-message");
   try {
-    const [{ echo }, { messages }] = await Promise.all([
+    const [{ echo }, stored] = await Promise.all([
       api.get(`/api/echo/${encodeURIComponent(echoId)}`),
-      api.get(`/api/conversation/${encodeURIComponent(echoId)}`, { limit: 200 }),
+      loadMessages(echoId),
     ]);
     openEcho = echo;
     byId("conversation-title").textContent = `Conversation with ${echo.name}`;
     byId("conversation-persona").textContent = personaLine(echo);
+    byId("conversation-audio").pause();
     byId("conversation-audio").hidden = true;
     showMessage(status, "", "");
     showMessage(byId("message-message"), "", "");
-    renderMessages(messages || []);
+    resetReply(echo);
+    renderMessages(stored);
+    openMemories(echo);
     section.hidden = false;
     renderEchos(); // also draws the voice notice when the echo cannot speak
     return true;
@@ -389,8 +430,7 @@ async function submitMessage(event) {
     });
     byId("message-content").value = "";
     showMessage(status, "", "");
-    const { messages } = await api.get(`/api/conversation/${encodeURIComponent(openEcho._id)}`, { limit: 200 });
-    renderMessages(messages || []);
+    renderMessages(await loadMessages(openEcho._id));
     announce("Message added.");
     byId("message-content").focus();
   });
@@ -414,6 +454,8 @@ export function setupEchos() {
   byId("echo-form").addEventListener("submit", submitEcho);
   byId("message-form").addEventListener("submit", submitMessage);
   submitOnCtrlEnter(byId("message-content"));
+  setupReplies(conversation);
+  setupMemories();
   byId("conversation-close").addEventListener("click", () => {
     closeConversation();
     byId("echos-title").scrollIntoView({ block: "start" });

@@ -2,7 +2,7 @@
 
 import { sendForm } from "./actions.js";
 import { api } from "./api.js";
-import { announce, byId, formatBytes, requiredValue, showMessage, submitOnCtrlEnter } from "./dom.js";
+import { announce, byId, countCharacters, formatBytes, requiredValue, showMessage, submitOnCtrlEnter } from "./dom.js";
 import { providerName, voiceName } from "./state.js";
 
 const EXTENSIONS = { mp3: "mp3", wav: "wav", opus: "ogg", pcm: "pcm" };
@@ -41,11 +41,6 @@ function fileName(voiceId, format) {
   const base = (voiceName(voiceId) || "echo").replace(/[^\p{L}\p{N}_-]+/gu, "-").replace(/^-+|-+$/g, "") || "echo";
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
   return `${base}-${stamp}.${EXTENSIONS[format] || format}`;
-}
-
-function updateCount() {
-  const text = byId("speak-text");
-  byId("speak-count").textContent = `${text.value.length} / ${text.maxLength} characters`;
 }
 
 async function submitSpeak(event) {
@@ -94,12 +89,11 @@ async function submitSpeak(event) {
 
 export function setupSpeak() {
   byId("speak-form").addEventListener("submit", submitSpeak);
-  byId("speak-text").addEventListener("input", updateCount);
+  countCharacters(byId("speak-text"), byId("speak-count"));
   submitOnCtrlEnter(byId("speak-text")); // Ctrl/Cmd+Enter speaks
   byId("speak-audio").addEventListener("error", () => {
     if (byId("speak-audio").getAttribute("src")) {
       showMessage(byId("speak-message"), "error", "The browser could not play this audio; try the download link.");
     }
   });
-  updateCount();
 }

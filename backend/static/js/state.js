@@ -1,9 +1,10 @@
-// What the page knows, shared by its parts; parts listen for "voices" and "echos" to redraw.
+// What the page knows, shared by its parts; parts listen for "voices", "echos" and "health" to redraw.
 
 export const state = {
   voices: [], // voice models loaded so far, newest first
   voicesTotal: 0,
   echos: [],
+  languageModel: null, // /health's components.language_model ({provider, model, description}), once known
 };
 
 export const events = new EventTarget();

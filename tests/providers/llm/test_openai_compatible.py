@@ -74,3 +74,11 @@ def test_the_key_is_never_in_an_error(llm):
         list(model.stream(MESSAGES, max_tokens=20))
     assert key not in raised.value.message and "[key]" in raised.value.message
     model.close()
+
+
+def test_status_says_whether_the_endpoint_answers_and_serves_the_model(llm):
+    assert model_for(llm.url).status()["status"] == "ok"
+    other = OpenAICompatibleModel(base_url=llm.url, api_key="", model="not-there", timeout=5, max_retries=0)
+    assert other.status()["status"] == "degraded" and "not-there" in other.status()["detail"]
+    gone = model_for(f"http://127.0.0.1:{closed_port()}/v1").status()
+    assert gone["status"] == "unavailable" and gone["error"] == "language_model_unavailable"
