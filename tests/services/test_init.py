@@ -75,7 +75,7 @@ def test_the_health_monitor_is_made_on_first_use_and_kept(built, tmp_path):
     assert "health" not in vars(svc)
     monitor = svc.health
     assert isinstance(monitor, HealthMonitor) and svc.health is monitor
-    assert [check.name for check in monitor.checks] == ["database", "voice_provider"]
+    assert [check.name for check in monitor.checks] == ["database", "voice_provider", "language_model"]
 
 
 # -- the link secret ------------------------------------------------------------------------------
