@@ -8,7 +8,9 @@ moment the ``audio`` event arrives, and times its first byte.
 
 ``fake``: the language model is tests/fake_llm.py with 300 ms to the first token and 50 tokens a second.
 Measured: from the request to the first audio byte, minus the moment the fake finished sending the first
-sentence (its final punctuation), which is what Echo adds. Goal: at most 300 ms.
+sentence (its final punctuation), which is what Echo adds. Goal: at most 300 ms. Echo speaks the first clause
+of a reply first, so the audio can begin before that sentence is finished (a negative figure); the time from
+the first clause (its comma) to the first audio byte is printed too.
 
 ``offline``: the default with nothing configured, the bundled SmolLM2-135M-Instruct in-process; warm (one
 reply first). Measured: the request to the first audio byte (goal: within 1.5 s), and 4 conversations at once
@@ -36,7 +38,8 @@ from bench.common import machine  # noqa: E402
 from tests.fake_llm import FakeLLM, Script, tokens_of  # noqa: E402
 from tests.helpers import reference_voice  # noqa: E402
 
-FIRST_SENTENCE = "Hello there, love, it is so good to hear your voice again."
+FIRST_CLAUSE = "Hello there,"
+FIRST_SENTENCE = FIRST_CLAUSE + " love, it is so good to hear your voice again."
 REPLY = FIRST_SENTENCE + " The roses are blooming by the back door. Come and see them this Sunday, will you?"
 QUESTIONS = ["How is the garden?", "What did you cook today?", "Do you remember the seaside?", "Tell me about Dad."]
 
@@ -101,17 +104,18 @@ def bench_fake(rounds: int) -> list[tuple[str, str, str]]:
     fake = FakeLLM()
     fake.script = Script(text=REPLY, first_token_delay=0.3, tokens_per_second=50)
     end_of_first = len(tokens_of(FIRST_SENTENCE)) - 1  # the token with the sentence's full stop
+    end_of_clause = len(tokens_of(FIRST_CLAUSE)) - 1  # the comma: Echo speaks the first clause first
     with tempfile.TemporaryDirectory() as directory:
         echo, user, echo_id = start_echo(Path(directory) / "data", LLM_BASE_URL=fake.url, LLM_MODEL=fake.model)
         try:
             one_reply(echo, user, echo_id, "Warm-up")
-            added, totals = [], []
+            added, after_clause, totals = [], [], []
             for index in range(rounds):
                 times = one_reply(echo, user, echo_id, QUESTIONS[index % len(QUESTIONS)])
                 if times["first_audio"] is None:
                     continue
-                sentence_sent = fake.sent[end_of_first]
-                added.append(times["first_audio"] - sentence_sent)
+                added.append(times["first_audio"] - fake.sent[end_of_first])
+                after_clause.append(times["first_audio"] - fake.sent[end_of_clause])
                 totals.append(times["first_audio"] - times["started"])
         finally:
             echo.stop()
@@ -129,6 +133,12 @@ def bench_fake(rounds: int) -> list[tuple[str, str, str]]:
             "goal <= 300 ms",
         ),
         ("  the same, worst", f"{max(added) * 1000:.0f} ms", ""),
+        (
+            "  first clause sent (what Echo speaks first) to first audio byte (median)",
+            f"{statistics.median(after_clause) * 1000:.0f} ms",
+            "",
+        ),  # fmt: skip
+        ("  the same, worst", f"{max(after_clause) * 1000:.0f} ms", ""),
     ]
 
 

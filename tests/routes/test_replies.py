@@ -114,6 +114,23 @@ def test_a_reply_is_stored_spoken_and_made_from_the_persona_and_recent_talk(make
     assert turns[-1]["content"] == "Do you remember the blue door?"
 
 
+def test_the_model_is_sent_the_memories_relevant_to_the_message_and_not_the_others(make, llm):
+    app, client, user, echo = make(voice=False)
+    memories = [
+        "She grew prize roses in the back garden and entered them in the village show.",
+        "He served in the navy during the war and never talked about it.",
+        "Her Sunday roast always had Yorkshire puddings the size of plates.",
+    ]
+    for text in memories:
+        added = client.post(f"/api/echo/{echo['_id']}/memories", json={"user_id": user, "text": text})
+        assert added.status_code == 201
+    llm.script = Script(text="Oh, my roses were my pride, love.")
+    assert reply(client, echo, user, content="Do you remember your roses in the garden?").status_code == 201
+    system = llm.requests[-1]["messages"][0]["content"]
+    assert memories[0] in system  # chosen by BM25 for this message
+    assert memories[1] not in system and memories[2] not in system
+
+
 def test_replies_stream_as_server_sent_events_and_speech_starts_before_the_reply_ends(make, llm, data_dir):
     app, client, user, echo = make()
     release = threading.Event()
