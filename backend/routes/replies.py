@@ -32,6 +32,8 @@ def reply(echo_id: str):
     echo = owned(svc.db.get_echo(echo_id), caller, "echo")
     data = json_body()
     content = text_field(data, "content", max_length=MAX_MESSAGE)
+    if content is None and "content" in data:  # a blank message is a mistake; a retry leaves content out
+        raise BadRequest("'content' is empty: send the message, or leave 'content' out to ask again.")
     fmt = output_format(data.get("format")).name
     speak = data.get("speak")
     if speak is None:  # by default an echo speaks when it has a voice, and never in another one

@@ -284,6 +284,8 @@ def test_bad_requests_and_other_users_echos_change_nothing(make, llm):
     assert reply(client, echo, other, content="Hi").status_code == 404
     too_long = reply(client, echo, user, content="x" * 10001)
     assert too_long.status_code == 400
+    for blank in ("", "   ", None, 5, ["hi"], {"text": "hi"}):
+        assert reply(client, echo, user, content=blank).status_code == 400, blank
     assert reply(client, echo, user, content="Hi", speak="yes").status_code == 400
     assert reply(client, echo, user, content="Hi", format="aiff").status_code == 400
     spoken = reply(client, echo, user, content="Hi", speak=True)  # no voice: never a stand-in
