@@ -3,16 +3,25 @@
 # web export), and the whole pytest suite including browser end-to-end tests. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+apt_install() {
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
+}
+
+# llama-cpp-python (the bundled language model) compiles from source the first time: it needs a C++ compiler.
+if ! command -v g++ >/dev/null || ! command -v cmake >/dev/null; then
+  echo "== installing a C++ compiler and cmake (Debian packages)"
+  apt_install build-essential cmake
+fi
 REQUIREMENTS=requirements-dev.txt scripts/setup.sh
 . .venv/bin/activate
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 if [ ! -x /usr/bin/chromium ]; then
   echo "== installing chromium (Debian package)"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 fi
 
 echo "== ruff"
