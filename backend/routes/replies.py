@@ -43,7 +43,9 @@ def reply(echo_id: str):
     run = svc.replies.begin(echo=echo, user_id=caller, content=content, fmt=fmt, speak=speak)
     if "text/event-stream" in request.headers.get("Accept", ""):
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return Response(stream_with_context(_events(run)), mimetype="text/event-stream", headers=headers)
+        response = Response(stream_with_context(_events(run)), mimetype="text/event-stream", headers=headers)
+        response.call_on_close(run.close)  # also when the client went away before the first event was sent
+        return response
     try:
         stored = run.run_to_end()
     finally:

@@ -275,6 +275,20 @@ def test_a_client_that_goes_away_stops_the_generation(make, llm, data_dir):
     assert public_audio(data_dir) == []
 
 
+def test_a_client_that_goes_away_before_the_first_event_still_stops_the_generation(make, llm):
+    app, client, user, echo = make(voice=False)
+    llm.script = Script(text="word " * 400, tokens_per_second=50)
+    response = client.post(
+        f"/api/conversation/{echo['_id']}/reply",
+        json={"user_id": user, "content": "Tell me a long story"},
+        headers={"Accept": "text/event-stream"},
+        buffered=False,
+    )
+    response.close()  # gone before reading anything
+    assert llm.disconnected.wait(10)
+    assert [m["content"] for m in conversation(client, echo, user)] == ["Tell me a long story"]
+
+
 # -- who may ask, and how much ------------------------------------------------------------------------
 
 
