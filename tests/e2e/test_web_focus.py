@@ -1,0 +1,62 @@
+"""Keyboard focus is visible on the page: a ring of at least 3:1 contrast against what surrounds it, light and dark."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.e2e.test_web_page import open_page
+
+pytestmark = pytest.mark.e2e
+
+# The focused element's outline, and the first opaque background behind it (where the ring is drawn).
+FOCUS_RING = """
+() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  if (el.dataset.focusSeen) return {again: true};  // back to the start: every control was reached
+  el.dataset.focusSeen = "1";
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const [r, g, b, a = 1] = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return {r, g, b, a};
+  };
+  const style = getComputedStyle(el);
+  let node = el.parentElement, behind = null;
+  while (node && !behind) {
+    const colour = parse(getComputedStyle(node).backgroundColor);
+    if (colour && colour.a === 1) behind = colour;
+    node = node.parentElement;
+  }
+  behind = behind || parse(getComputedStyle(document.documentElement).backgroundColor) || {r: 255, g: 255, b: 255};
+  const lum = ({r, g, b}) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ring = parse(style.outlineColor);
+  const [hi, lo] = [lum(ring), lum(behind)].sort((a, b) => b - a);
+  return {
+    element: el.tagName.toLowerCase() + (el.id ? "#" + el.id : ""),
+    style: style.outlineStyle,
+    width: parseFloat(style.outlineWidth),
+    contrast: (hi + 0.05) / (lo + 0.05),
+  };
+}
+"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_control_reached_by_tab_shows_a_ring_of_3_to_1_or_more(page: Page, live_server: str, scheme: str):
+    page.emulate_media(color_scheme=scheme)
+    open_page(page, live_server)
+    seen = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        ring = page.evaluate(FOCUS_RING)
+        if ring is None or ring.get("again"):
+            break
+        seen.append(ring)
+    assert len(seen) >= 10, seen  # the page's controls were reached
+    weak = [r for r in seen if r["style"] == "none" or r["width"] < 2 or r["contrast"] < 3]
+    assert weak == [], weak
