@@ -11,6 +11,7 @@ from backend.storage import files
 from backend.storage.files import FileStore, StoredFile
 from backend.storage.names import new_output_name
 from tests.helpers import backdate, kill, names_in, scratch_writer
+from tests.storage.contract import test_a_follower_of_audio_given_up_part_way_raises  # noqa: F401
 
 
 @pytest.fixture
@@ -140,16 +141,6 @@ def test_a_follower_reads_the_audio_as_it_grows_and_ends_with_the_file(store):
     out.write(bytes(7000))
     out.commit()
     assert b"ID3" + b"".join(follower) == b"ID3" + bytes(12000)
-
-
-def test_a_follower_of_audio_given_up_part_way_raises(store):
-    out = store.new_output("mp3")
-    out.write(b"ID3")
-    follower = store.follow_output(out.name, poll=0.01)
-    assert next(follower) == b"ID3"
-    out.discard()
-    with pytest.raises(OSError, match="abandoned part-way"):
-        next(follower)
 
 
 def test_a_follower_whose_writer_lost_its_lock_raises(store, monkeypatch):

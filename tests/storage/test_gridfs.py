@@ -11,6 +11,7 @@ from backend.database import utcnow
 from backend.storage import gridfs
 from backend.storage.gridfs import GridStore
 from backend.storage.names import new_output_name
+from tests.storage.contract import test_a_follower_of_audio_given_up_part_way_raises  # noqa: F401
 
 
 @pytest.fixture
@@ -81,16 +82,6 @@ def test_a_follower_reads_the_pieces_then_what_the_stored_file_holds_beyond_them
     out.write(bytes(4000))
     out.commit()  # the pieces go with the mark: the rest comes from GridFS
     assert b"".join(follower) == bytes(4000)
-
-
-def test_a_follower_of_audio_given_up_part_way_raises(store):
-    out = store.new_output("mp3")
-    out.write(b"ID3")
-    follower = store.follow_output(out.name, poll=0.01)
-    assert next(follower) == b"ID3"
-    out.discard()
-    with pytest.raises(OSError, match="abandoned part-way"):
-        next(follower)
 
 
 def test_old_and_abandoned_audio_are_purged(store, shared):
