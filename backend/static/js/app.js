@@ -3,7 +3,7 @@
 import { messageOf, request, useIdentity } from "./api.js";
 import { byId, showMessage } from "./dom.js";
 import { loadEchos, openFromAddress, renderEchos, setupEchos } from "./echos.js";
-import { createIdentity } from "./identity.js";
+import { startIdentity } from "./identity.js";
 import { setupSpeak } from "./speak.js";
 import { emit, on, state } from "./state.js";
 import { loadVoices, renderVoices, setupVoices } from "./voices.js";
@@ -82,9 +82,12 @@ async function start() {
     if (document.visibilityState === "visible") checkHealth();
   });
 
-  const identity = createIdentity();
+  // Who is using the page (identity.js): a name in local mode, the sign-in provider otherwise. It resolves to
+  // null while the page is leaving for the provider's sign-in page, or while it waits for the person.
+  let identity;
   try {
-    await identity.ensure(request);
+    identity = await startIdentity(request);
+    if (!identity) return;
   } catch (error) {
     byId("identity-line").textContent = "Not connected.";
     const text = `Could not set up your user on the server: ${messageOf(error)} Reload the page to try again.`;

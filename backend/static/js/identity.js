@@ -96,7 +96,9 @@ export class LocalIdentity {
   }
 }
 
-/** The identity for this page. Today always local; a sign-in step would choose here. */
-export function createIdentity() {
-  return new LocalIdentity();
+/** The identity for this page, ready to use (ensure() done). Today always local; a sign-in step would choose here. */
+export async function startIdentity(request) {
+  const identity = new LocalIdentity();
+  await identity.ensure(request);
+  return identity;
 }
