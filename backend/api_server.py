@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 if __package__ in (None, ""):  # run as `python backend/api_server.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,7 +27,7 @@ from backend.config import Settings, load_settings
 from backend.errors import PayloadTooLarge, register_error_handlers
 from backend.extensions import init_rate_limits
 from backend.logs import configure_logging
-from backend.routes import echos, memories, pages, replies, system, users, voice, voice_models
+from backend.routes import echos, history, memories, pages, replies, system, users, voice, voice_models
 from backend.services import build_services
 
 log = logging.getLogger("echo")
@@ -103,14 +104,21 @@ def register_extensions(app: Flask, settings: Settings) -> None:
         CORS(
             app,
             resources={r"/api/*": {"origins": list(settings.cors_origins)}, r"/health": {"origins": "*"}},
-            expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
+            expose_headers=[
+                "Retry-After",
+                "Content-Range",
+                "Accept-Ranges",
+                "X-Audio-Url",
+                "X-Audio-Format",
+                "X-Sample-Rate",
+            ],
         )
     init_auth(app, settings)
     init_rate_limits(app, settings)
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (pages, system, users, voice, voice_models, echos, memories, replies):
+    for module in (pages, system, users, voice, voice_models, echos, memories, replies, history):
         app.register_blueprint(module.bp)
 
 
@@ -118,12 +126,25 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def page_csp(settings: Settings) -> str:
+    """The page's policy; with sign-in, the page also talks to the provider (discovery, tokens, renewal with a
+    refresh token: no frames)."""
+    if not settings.auth_enabled:
+        return PAGE_CSP
+    issuer = urlsplit(settings.auth0_issuer or f"https://{settings.auth0_domain}/")
+    origin = f"{issuer.scheme}://{issuer.netloc}"
+    return PAGE_CSP.replace("connect-src 'self'", f"connect-src 'self' {origin}")
+
+
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 def register_request_guards(app: Flask, settings: Settings) -> None:
     """Body limits whatever the framing, the input rules on everything a client sends, security headers."""
     max_json = settings.max_json_kb * 1024
+    csp_page = page_csp(settings)
     too_large = f"JSON and form bodies are limited to {settings.max_json_kb} KB."
 
     @app.before_request
@@ -156,7 +177,7 @@ def register_request_guards(app: Flask, settings: Settings) -> None:
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("X-Frame-Options", "DENY")
         is_page = response.mimetype == "text/html"
-        headers.setdefault("Content-Security-Policy", PAGE_CSP if is_page else API_CSP)
+        headers.setdefault("Content-Security-Policy", csp_page if is_page else API_CSP)
         return response
 
 

@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from backend.errors import UnprocessableAudio, UnsupportedMediaType
-from backend.formats import FORMATS
+from backend.formats import FORMATS, PCM_SAMPLE_RATE
 
 # Containers we accept, keyed by the name FFmpeg's prober gives them.
 _ACCEPTED_CONTAINERS = {
@@ -202,6 +202,9 @@ class StreamEncoder:
             self._fifo = av.AudioFifo()
         else:
             self.output_rate = sample_rate
+            if fmt == "pcm" and sample_rate != PCM_SAMPLE_RATE:  # raw PCM is always at Echo's one rate
+                self.output_rate = PCM_SAMPLE_RATE
+                self._resampler = av.AudioResampler(format="s16", layout="mono", rate=PCM_SAMPLE_RATE)
 
     @property
     def media_type(self) -> str:
@@ -214,6 +217,8 @@ class StreamEncoder:
             if self.fmt == "wav" and not self._started:
                 head = wav_header(self.output_rate, None)
             self._started = True
+            if self.output_rate != self.input_rate:
+                return self._resampled(samples)
             return head + _to_s16(samples)
         if samples.size:
             frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
@@ -224,6 +229,17 @@ class StreamEncoder:
             self._mux_full_frames()
         self._started = True
         return self._sink.drain()
+
+    def _resampled(self, samples: np.ndarray | None) -> bytes:
+        """Raw PCM at Echo's rate: ``samples`` resampled (None flushes what the resampler holds)."""
+        frame = None
+        if samples is not None:
+            if not samples.size:
+                return b""
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = self.input_rate
+            frame.pts = None
+        return b"".join(out.to_ndarray().astype("<i2").tobytes() for out in self._resampler.resample(frame))
 
     def _mux_full_frames(self, final: bool = False) -> None:
         size = self._stream.codec_context.frame_size or 1152
@@ -247,6 +263,8 @@ class StreamEncoder:
         if self._container is None:
             if self.fmt == "wav" and not self._started:
                 return wav_header(self.output_rate, 0)
+            if self.output_rate != self.input_rate:
+                return self._resampled(None)
             return b""
         for out in self._resampler.resample(None):
             self._fifo.write(out)
@@ -285,6 +303,21 @@ def encode_stream(chunks: Iterable[np.ndarray], encoder: StreamEncoder) -> Itera
             close()
         with suppress(av.FFmpegError, ValueError):  # abandoned: nothing to hand the last bytes to
             encoder.close()
+
+
+def duration_of(stored, fmt: str) -> float | None:
+    """Seconds of audio in a stored file (``StoredAudio``), from its packets; None when it cannot be told."""
+    if fmt == "pcm":
+        return round(stored.size / 2 / PCM_SAMPLE_RATE, 3)
+    try:
+        with stored.open() as fh, av.open(fh) as container:
+            stream = container.streams.audio[0]
+            ticks = sum(packet.duration or 0 for packet in container.demux(stream))
+            if ticks and stream.time_base:
+                return round(float(ticks * stream.time_base), 3)
+            return round(container.duration / av.time_base, 3) if container.duration else None
+    except (av.FFmpegError, OSError, IndexError, ValueError):
+        return None
 
 
 def looks_like(fmt: str, head: bytes) -> bool:

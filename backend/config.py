@@ -57,6 +57,7 @@ class Settings:
     auth0_audience: str = ""
     auth0_issuer: str = ""
     auth0_jwks_url: str = ""
+    auth0_client_id: str = ""  # the web page's public client id at the provider (sign-in on the page)
     secret_key: str = ""
     audio_url_ttl: int = 3600
     audio_retention_hours: int = 168
@@ -209,6 +210,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         auth0_jwks_url=str(
             _pick(values, "AUTH0_JWKS_URL", default=f"https://{domain}/.well-known/jwks.json" if domain else "")
         ).strip(),
+        auth0_client_id=str(_pick(values, "AUTH0_CLIENT_ID", default="")).strip(),
         secret_key=str(_pick(values, "SECRET_KEY", default="")),
         audio_url_ttl=_number(values, "AUDIO_URL_TTL", int, 3600, 10),
         audio_retention_hours=_number(values, "AUDIO_RETENTION_HOURS", int, 168, 1),

@@ -43,6 +43,10 @@ INDEXES = [
     ("memories", [("user_id", ASCENDING)], False),  # deleting an account: the memories its user added
     ("audio_files", [("model_id", ASCENDING)], False),
     ("audio_files", [("user_id", ASCENDING)], False),
+    # What a person had spoken: their history, newest first; dropped with its voice, its echo or the account.
+    ("speech_history", [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
+    ("speech_history", [("model_id", ASCENDING)], False),
+    ("speech_history", [("echo_id", ASCENDING)], False),
     # The shared audio store (GridFS buckets and audio being written), used with AUDIO_STORE=gridfs.
     ("audio.files", [("uploadDate", ASCENDING)], False),
     ("cache.files", [("filename", ASCENDING)], False),
@@ -293,6 +297,12 @@ class DatabaseManager:
             docs = list(db.voice_models.find(query, sort=NEWEST_FIRST, **self._page(limit, offset)))
         return docs, total
 
+    def rename_voice_model(self, model_id: str, name: str) -> dict | None:
+        """Give a voice model a new name; the updated record, or None when there is none."""
+        with self._op() as db:
+            db.voice_models.update_one({"model_id": model_id}, {"$set": {"name": name, "updated_at": utcnow()}})
+            return db.voice_models.find_one({"model_id": model_id})
+
     def set_voice_model_echo(self, model_id: str, echo_id: ObjectId | None) -> None:
         with self._op() as db:
             db.voice_models.update_one({"model_id": model_id}, {"$set": {"echo_id": echo_id, "updated_at": utcnow()}})
@@ -310,6 +320,7 @@ class DatabaseManager:
                 {"$set": {"voice_model_id": None, "voice_deleted_at": now, "updated_at": now}},
             )
             db.voice_models.delete_one({"_id": record["_id"]})
+            db.speech_history.delete_many({"model_id": model_id})  # its audio is gone with it
             return True
 
     # -- echos ------------------------------------------------------------------------------------
@@ -376,6 +387,7 @@ class DatabaseManager:
                 return False
             db.messages.delete_many({"echo_id": echo_id})
             db.memories.delete_many({"echo_id": echo_id})
+            db.speech_history.delete_many({"echo_id": echo_id})
             db.voice_models.update_many({"echo_id": echo_id}, {"$set": {"echo_id": None, "updated_at": utcnow()}})
             db.echos.delete_one({"_id": echo_id})
             return True
@@ -480,6 +492,34 @@ class DatabaseManager:
             for name in names:
                 db.audio_files.delete_one({"_id": name})
 
+    # -- history of what was spoken --------------------------------------------------------------
+
+    def add_spoken(self, entry: dict) -> dict:
+        """Remember one finished request to speak (its text, voice, echo, format and audio name)."""
+        entry = {"_id": ObjectId(), "created_at": utcnow(), **entry}
+        with self._op() as db:
+            db.speech_history.insert_one(entry)
+        return entry
+
+    def list_spoken(self, user_id: ObjectId, *, limit: int = 20, offset: int = 0) -> tuple[list[dict], int]:
+        query = {"user_id": user_id}
+        with self._op() as db:
+            total = db.speech_history.count_documents(query)
+            docs = list(db.speech_history.find(query, sort=NEWEST_FIRST, **self._page(limit, offset)))
+        return docs, total
+
+    def get_spoken(self, entry_id: ObjectId) -> dict | None:
+        with self._op() as db:
+            return db.speech_history.find_one({"_id": entry_id})
+
+    def delete_spoken(self, entry_id: ObjectId) -> bool:
+        with self._op() as db:
+            return db.speech_history.delete_one({"_id": entry_id}).deleted_count == 1
+
+    def clear_spoken(self, user_id: ObjectId) -> int:
+        with self._op() as db:
+            return db.speech_history.delete_many({"user_id": user_id}).deleted_count
+
     # -- shared state for several instances ------------------------------------------------------
 
     def shared_secret(self, name: str) -> str:
@@ -548,5 +588,6 @@ class DatabaseManager:
             counts["echos"] = db.echos.delete_many({"user_id": user_id}).deleted_count
             counts["voice_models"] = db.voice_models.delete_many({"user_id": user_id}).deleted_count
             counts["audio_files"] = db.audio_files.delete_many({"user_id": user_id}).deleted_count
+            counts["speech_history"] = db.speech_history.delete_many({"user_id": user_id}).deleted_count
             counts["users"] = db.users.delete_many({"_id": user_id}).deleted_count
             return counts

@@ -1,13 +1,15 @@
 """What views declare about themselves, applied by the factory: their rate limit, and whether sign-in applies.
 
-A view says ``@rate_limited("upload_rate_limit")`` (the name of the setting holding its limit) or ``@public``
-(it carries its own proof, such as a signed audio link); the factory binds the app's limiter and sign-in to
-what the views declare, so no endpoint names are written down twice.
+A view says ``@rate_limited("upload_rate_limit", "clone another voice")`` (the setting holding its limit,
+and what the caller may do again once the wait is over) or ``@public`` (it carries its own proof, such as a
+signed audio link); the factory binds the app's limiter and sign-in to what the views declare, so no
+endpoint names are written down twice.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,11 +26,16 @@ log = logging.getLogger(__name__)
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-def rate_limited(setting: str) -> Callable[[View], View]:
-    """Mark a view as limited per caller by the limit in ``Settings.<setting>`` (e.g. "20 per hour")."""
+def rate_limited(setting: str, action: str) -> Callable[[View], View]:
+    """Mark a view as limited per caller by the limit in ``Settings.<setting>`` (e.g. "20 per hour").
+
+    ``action`` is what the caller may do again once the wait is over, in words that finish "You can ...":
+    a 429 says "You can clone another voice in 47 minutes."
+    """
 
     def mark(view: View) -> View:
         view.echo_rate_limit = setting  # type: ignore[attr-defined]
+        view.echo_rate_action = action  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -76,11 +83,14 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     def rate_limited_answer(exc: RateLimitExceeded):
         current = limiter.current_limit
         wait = max(1, int(current.reset_at - time.time())) if current is not None else 60
+        view = app.view_functions.get(request.endpoint or "")
+        action = getattr(view, "echo_rate_action", None) or "try again"
         return error_response(
             429,
             "too_many_requests",
-            f"Too many requests: {exc.description}. Try again in {wait} seconds.",
+            f"You can {action} in {wait_in_words(wait)}. (The limit is {exc.description}.)",
             {"Retry-After": str(wait)},
+            retry_after=wait,
         )
 
     for endpoint, view in list(app.view_functions.items()):
@@ -89,6 +99,26 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
             app.view_functions[endpoint] = limiter.limit(getattr(settings, setting))(view)
     app.extensions["echo_limiter"] = limiter
     return limiter
+
+
+def wait_in_words(seconds: int) -> str:
+    """A wait as a person says it: "30 seconds", "1 minute", "47 minutes", "2 hours and 5 minutes".
+
+    Rounded up, never down: after the time said, the request is allowed.
+    """
+    if seconds < 60:
+        return _plural(seconds, "second")
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return _plural(minutes, "minute")
+    hours, minutes = divmod(minutes, 60)
+    if minutes == 0:
+        return _plural(hours, "hour")
+    return f"{_plural(hours, 'hour')} and {_plural(minutes, 'minute')}"
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def rate_limit_key() -> str:

@@ -25,6 +25,10 @@ FORMATS: dict[str, Format] = {
 }
 DEFAULT = "mp3"
 
+# Raw PCM says nothing of itself, so Echo's is always one shape, whichever engine spoke it (and the same as
+# OpenAI's speech API): 24,000 samples a second, 16-bit signed little-endian, mono.
+PCM_SAMPLE_RATE = 24000
+
 # For patterns that match stored names: "mp3|wav|opus|pcm".
 EXTENSIONS_PATTERN = "|".join(sorted({f.extension for f in FORMATS.values()}))
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
@@ -16,37 +17,61 @@ from backend.errors import LinkRejected
 
 
 class AudioLinks:
-    """``/api/audio/<name>?sig=<time>.<signature>``: valid for ``ttl`` seconds, only for that file."""
+    """``/api/audio/<name>?sig=<time>.<signature>``: valid for ``ttl`` seconds, only for that file.
+
+    A voice's own recording is linked alike, at ``/api/recording/<model id>?sig=...``, signed for another
+    purpose (an audio link's signature does not open a recording, nor the other way round).
+    """
 
     def __init__(self, secret: str | Callable[[], str], ttl: int):
         """``secret`` is the key, or a function that fetches it on first use (from the shared database)."""
         self._secret = secret
-        self._signer: TimestampSigner | None = None
+        self._signers: dict[str, TimestampSigner] = {}
         self._lock = threading.Lock()
         self.ttl = ttl
 
+    def _signer(self, salt: str) -> TimestampSigner:
+        signer = self._signers.get(salt)
+        if signer is None:
+            with self._lock:
+                if salt not in self._signers:
+                    secret = self._secret() if callable(self._secret) else self._secret
+                    self._signers[salt] = TimestampSigner(secret, salt=salt)
+                signer = self._signers[salt]
+        return signer
+
     @property
     def signer(self) -> TimestampSigner:
-        if self._signer is None:
-            with self._lock:
-                if self._signer is None:
-                    secret = self._secret() if callable(self._secret) else self._secret
-                    self._signer = TimestampSigner(secret, salt="echo-audio-link")
-        return self._signer
+        return self._signer(_AUDIO)
 
     def url(self, name: str) -> str:
-        signed = self.signer.sign(name).decode()
-        return f"/api/audio/{name}?sig={signed[len(name) + 1 :]}"
+        return f"/api/audio/{name}?sig={self._sign(_AUDIO, name)}"
+
+    def recording_url(self, model_id: str) -> str:
+        return f"/api/recording/{quote(model_id, safe='')}?sig={self._sign(_RECORDING, model_id)}"
 
     def check(self, name: str, sig: str | None) -> None:
+        self._check(_AUDIO, name, sig, "synthesize the text again")
+
+    def check_recording(self, model_id: str, sig: str | None) -> None:
+        self._check(_RECORDING, model_id, sig, "ask for the recording again")
+
+    def _sign(self, salt: str, value: str) -> str:
+        return self._signer(salt).sign(value).decode()[len(value) + 1 :]
+
+    def _check(self, salt: str, value: str, sig: str | None, again: str) -> None:
         if not sig:
-            raise LinkRejected("This audio link has no signature; use the audio_url that synthesize returned.")
+            raise LinkRejected("This link has no signature; use the link the server gave.")
         try:
-            self.signer.unsign(f"{name}.{sig}", max_age=self.ttl)
+            self._signer(salt).unsign(f"{value}.{sig}", max_age=self.ttl)
         except SignatureExpired as exc:
-            raise LinkRejected("This audio link has expired; synthesize the text again.") from exc
+            raise LinkRejected(f"This link has expired; {again}.") from exc
         except BadSignature as exc:
             raise LinkRejected() from exc
+
+
+_AUDIO = "echo-audio-link"
+_RECORDING = "echo-recording-link"
 
 
 def load_secret(configured: str, data_dir: Path) -> str:

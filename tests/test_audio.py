@@ -73,8 +73,21 @@ def test_stream_encoding_round_trips(tmp_path, fmt, rate):
 
 def test_pcm_is_raw_little_endian_16_bit():
     samples = np.array([0.0, 0.5, -0.5, 1.0], dtype=np.float32)
-    data = audio.encode(samples, 16000, "pcm")
+    data = audio.encode(samples, 24000, "pcm")
     assert np.frombuffer(data, "<i2").tolist() == [0, 16383, -16383, 32767]
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+def test_pcm_is_always_at_24000_hz_whatever_the_engine_speaks_at(rate):
+    """Raw PCM carries no header, so Echo's is one shape: the same second of a tone is 24,000 samples."""
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    encoder = audio.StreamEncoder("pcm", rate)
+    data = b"".join(encoder.encode(part) for part in np.array_split(tone, 7)) + encoder.close()
+    samples = np.frombuffer(data, "<i2").astype(np.float32) / 32768
+    assert encoder.output_rate == 24000 and abs(len(samples) - 24000) <= 48
+    spectrum = np.abs(np.fft.rfft(samples[1000:-1000]))
+    peak = np.argmax(spectrum) * 24000 / (len(samples) - 2000)
+    assert abs(peak - 440) < 5  # the same pitch: resampled, not merely relabelled
 
 
 def test_wav_header_sizes():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 from bson import ObjectId
@@ -18,7 +19,7 @@ from backend.api_server import EchoJSONProvider
 from backend.auth import Caller, init_auth
 from backend.config import load_settings
 from backend.errors import register_error_handlers
-from backend.extensions import init_rate_limits, is_public, public, rate_limit_key, rate_limited
+from backend.extensions import init_rate_limits, is_public, public, rate_limit_key, rate_limited, wait_in_words
 
 ALICE = "a1" * 12
 
@@ -35,12 +36,12 @@ def tiny_app() -> Flask:
     app.json = EchoJSONProvider(app)
 
     @app.post("/api/upload")
-    @rate_limited("upload_rate_limit")
+    @rate_limited("upload_rate_limit", "clone another voice")
     def upload():
         return {"ok": True}
 
     @app.post("/api/speak")
-    @rate_limited("synthesize_rate_limit")
+    @rate_limited("synthesize_rate_limit", "ask for more speech")
     def speak():
         return {"ok": True}
 
@@ -61,7 +62,8 @@ def test_marks_are_attributes_and_change_nothing_else():
     def view():
         return "same"
 
-    assert rate_limited("upload_rate_limit")(view) is view and view.echo_rate_limit == "upload_rate_limit"
+    assert rate_limited("upload_rate_limit", "upload")(view) is view and view.echo_rate_limit == "upload_rate_limit"
+    assert view.echo_rate_action == "upload"
     assert public(view) is view and view.echo_public is True and view() == "same"
 
 
@@ -74,8 +76,41 @@ def test_marked_views_are_limited_by_their_own_setting_and_unmarked_ones_not_at_
     assert [client.post("/api/speak").status_code for _ in range(4)] == [200, 200, 200, 429]
     assert {client.get("/api/free").status_code for _ in range(20)} == {200}
     limited = client.post("/api/upload")
-    assert limited.get_json()["error"] == "too_many_requests"
-    assert "Retry-After" in limited.headers
+    body = limited.get_json()
+    assert body["error"] == "too_many_requests"
+    # The wait, in words a person reads (an hour's window: some number of minutes), and in seconds for programs.
+    wait = int(limited.headers["Retry-After"])
+    assert body["retry_after"] == wait and 3500 < wait <= 3600
+    assert body["message"].startswith(f"You can clone another voice in {wait_in_words(wait)}.")
+    assert client.post("/api/speak").get_json()["message"].startswith("You can ask for more speech in ")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "1 second"),
+        (30, "30 seconds"),
+        (59, "59 seconds"),
+        (60, "1 minute"),
+        (61, "2 minutes"),  # rounded up: after the time said, the request is allowed
+        (2820, "47 minutes"),
+        (3599, "1 hour"),
+        (3600, "1 hour"),
+        (3601, "1 hour and 1 minute"),
+        (7500, "2 hours and 5 minutes"),
+        (86400, "24 hours"),
+    ],
+)
+def test_waits_in_words(seconds, words):
+    assert wait_in_words(seconds) == words
+
+
+@given(st.integers(min_value=1, max_value=10**6))
+def test_a_wait_in_words_is_never_shorter_than_the_wait(seconds):
+    words = wait_in_words(seconds)
+    units = {"second": 1, "minute": 60, "hour": 3600}
+    said = sum(int(n) * units[u.rstrip("s")] for n, u in re.findall(r"(\d+) (second|minute|hour)s?", words))
+    assert seconds <= said < seconds + 60 or seconds < 60 and said == seconds
 
 
 def test_limits_count_per_named_user_in_any_case_and_per_address(echo_settings):

@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from bson import ObjectId
-from flask import g, request
+from flask import Response, g, request, send_file
+from werkzeug.wsgi import wrap_file
 
 from backend import inputs
 from backend.errors import BadRequest, Forbidden, NotFound
@@ -162,3 +163,28 @@ def public_voice_model(record: dict | None) -> dict | None:
         out["consent"] = {k: v for k, v in consent.items() if k != "recording"}
         out["consent"]["has_recording"] = bool(consent.get("recording"))
     return out
+
+
+def send_stored(stored, mimetype: str) -> Response:
+    """A stored recording or audio file, with Range and conditional requests, cacheable by the browser only
+    (it is someone's voice: shared caches may not keep it)."""
+    if stored.path is not None:
+        response = send_file(stored.path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)
+    else:  # not on this machine (GridFS)
+        try:
+            reader = stored.open()
+        except FileNotFoundError:
+            raise NotFound("No audio with this name.") from None
+        response = Response(wrap_file(request.environ, reader), mimetype=mimetype, direct_passthrough=True)
+        response.content_length = stored.size
+        response.last_modified = stored.modified
+        response.set_etag(f"{stored.name}-{stored.size}")
+        response.cache_control.max_age = 3600
+        response = response.make_conditional(request.environ, accept_ranges=True, complete_length=stored.size)
+    response.cache_control.public = None
+    response.cache_control.private = True
+    response.headers["Accept-Ranges"] = "bytes"
+    # An <audio> element asks without an Origin, a page's fetch with one: the browser must not answer the
+    # second (which needs the CORS headers) with its copy of the first.
+    response.vary.add("Origin")
+    return response

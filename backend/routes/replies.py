@@ -22,7 +22,7 @@ bp = Blueprint("replies", __name__)
 
 
 @bp.post("/api/conversation/<echo_id>/reply")
-@rate_limited("reply_rate_limit")
+@rate_limited("reply_rate_limit", "ask for another reply")
 def reply(echo_id: str):
     """Keep the person's message (``content``; without it, reply to the conversation as it stands), write the
     echo's reply with the language model, and speak it in the echo's voice as it is written."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from flask import Blueprint
 
+from backend.extensions import public
 from backend.routes.common import services
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,26 @@ def health():
             "max_audio_seconds": settings.max_audio_seconds,
         },
     }
+
+
+# What the web page asks for to sign in: the provider's address and the page's public client id (no secrets).
+SIGN_IN_SCOPE = "openid profile email offline_access"
+
+
+@bp.get("/api/client-config")
+@public
+def client_config():
+    settings = services().settings
+    sign_in = None
+    if settings.auth_enabled:
+        authority = settings.auth0_issuer or f"https://{settings.auth0_domain}/"
+        sign_in = {
+            "authority": authority,
+            "client_id": settings.auth0_client_id or None,
+            "audience": settings.auth0_audience,
+            "scope": SIGN_IN_SCOPE,
+        }
+    return {"success": True, "sign_in": sign_in}
 
 
 @bp.get("/openapi.json")

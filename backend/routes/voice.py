@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, g, request, send_file, stream_with_context
-from werkzeug.wsgi import wrap_file
+from flask import Blueprint, Response, g, request, stream_with_context
 
 from backend.errors import BadRequest, DatabaseUnavailable, NotFound, NoVoice, VoiceDeleted
 from backend.extensions import public, rate_limited
-from backend.formats import format_of_name, output_format
+from backend.formats import PCM_SAMPLE_RATE, format_of_name, output_format
 from backend.routes.common import (
     caller_id,
     id_field,
@@ -17,6 +16,7 @@ from backend.routes.common import (
     owned,
     public_voice_model,
     require_user,
+    send_stored,
     services,
     text_field,
     voice_field,
@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
 
 CONSENT_YES = ("true", "yes", "1", "on")
+PCM_SHAPE = {"sample_rate": PCM_SAMPLE_RATE, "channels": 1, "sample_format": "s16le"}
 
 
 @bp.post("/api/upload-reference")
-@rate_limited("upload_rate_limit")
+@rate_limited("upload_rate_limit", "clone another voice")
 def upload_reference():
     svc = services()
     upload = request.files.get("audio")
@@ -83,7 +84,7 @@ def upload_reference():
 
 
 @bp.post("/api/synthesize")
-@rate_limited("synthesize_rate_limit")
+@rate_limited("synthesize_rate_limit", "ask for more speech")
 def synthesize():
     svc = services()
     data = json_body()
@@ -126,6 +127,7 @@ def synthesize():
         provider_name=provider_name,
         user_id=caller,
         use_cache=reference_id is None or record is not None,
+        history={"echo_id": echo_id},
     )
     url = svc.links.url(job.name)
     if stream:
@@ -165,6 +167,9 @@ def _answer(job, url: str, text: str, *, complete: bool) -> dict:
     }
     if complete:
         body["size_bytes"] = job.size
+        body["duration_seconds"] = job.duration
+    if job.fmt == "pcm":  # raw samples say nothing of themselves
+        body.update(PCM_SHAPE)
     return body
 
 
@@ -181,6 +186,8 @@ def _stream_response(job, url: str) -> Response:
         "X-Cache": "hit" if job.cached else "miss",
         "Cache-Control": "no-store",
     }
+    if job.fmt == "pcm":
+        headers["X-Sample-Rate"] = str(PCM_SAMPLE_RATE)
     return Response(stream_with_context(generate()), mimetype=job.media_type, headers=headers)
 
 
@@ -194,31 +201,13 @@ def get_audio(name: str):
         growing = svc.speech.follow_audio(name)
         if growing is not None:  # still being spoken: follow it as it grows
             mimetype = format_of_name(name).media_type
-            return Response(growing, mimetype=mimetype, headers={"Cache-Control": "no-store"})
-        stored = svc.speech.stored_audio(name)  # finished between the two looks
-        if stored is None:
-            raise NotFound("No audio with this name.")
-    mimetype = format_of_name(name).media_type
-    if stored.path is not None:
-        response = send_file(stored.path, mimetype=mimetype, conditional=True, max_age=3600, etag=True)
-    else:
-        response = _send_stored(stored, mimetype)
-    # Someone's voice: browsers may keep it, shared caches may not.
-    response.cache_control.public = None
-    response.cache_control.private = True
-    response.headers["Accept-Ranges"] = "bytes"
+            response = Response(growing, mimetype=mimetype, headers={"Cache-Control": "no-store"})
+        else:
+            stored = svc.speech.stored_audio(name)  # finished between the two looks
+            if stored is None:
+                raise NotFound("No audio with this name.")
+    if stored is not None:  # only names of stored audio get here
+        response = send_stored(stored, format_of_name(name).media_type)
+    if name.endswith(".pcm"):  # raw samples say nothing of their rate: the header does
+        response.headers["X-Sample-Rate"] = str(PCM_SAMPLE_RATE)
     return response
-
-
-def _send_stored(stored, mimetype: str) -> Response:
-    """A stored file that is not on this machine (GridFS), with Range and conditional requests."""
-    try:
-        reader = stored.open()
-    except FileNotFoundError:
-        raise NotFound("No audio with this name.") from None
-    response = Response(wrap_file(request.environ, reader), mimetype=mimetype, direct_passthrough=True)
-    response.content_length = stored.size
-    response.last_modified = stored.modified
-    response.set_etag(f"{stored.name}-{stored.size}")
-    response.cache_control.max_age = 3600
-    return response.make_conditional(request.environ, accept_ranges=True, complete_length=stored.size)

@@ -10,7 +10,7 @@ from typing import Any
 from backend import audio
 from backend.database import DatabaseManager
 from backend.errors import DatabaseUnavailable, ProviderError, ServiceUnavailable
-from backend.formats import FORMATS
+from backend.formats import FORMATS, PCM_SAMPLE_RATE
 from backend.services.voices import VoiceService
 from backend.storage import AudioCache, AudioStore, Output, StoredAudio
 from backend.storage.cache import default_voice_namespace
@@ -42,12 +42,16 @@ class Speech:
         provider_name: str | None = None,
         user_id: object = None,
         use_cache: bool = True,
+        history: dict | None = None,
     ) -> SynthesisJob:
         """Begin speaking ``text``: from the cache when the same request was answered before, else the provider.
 
         Provider errors and output in the wrong format surface here, before any audio is handed on.
         ``use_cache=False`` bypasses the cache both ways (for voices whose record could not be checked).
+        ``history`` (e.g. ``{"echo_id": ...}``) asks for the finished request to join its caller's history of
+        what was spoken.
         """
+        remember = None if history is None or user_id is None else {"text": text, **history}
         provider = self.voices.provider_for(reference_id, provider_name)
         namespace = reference_id or default_voice_namespace(user_id)
         key = self.cache.key(
@@ -56,10 +60,11 @@ class Speech:
             voice=reference_id,
             text=text,
             fmt=fmt,
+            **({"pcm_rate": PCM_SAMPLE_RATE} if fmt == "pcm" else {}),
         )
         hit = self.cache.lookup(namespace, key, fmt) if use_cache else None
         if hit is not None:
-            return SynthesisJob(
+            job = SynthesisJob(
                 chunks=_read_chunks(hit),
                 output=None,
                 name=hit.name,
@@ -67,14 +72,17 @@ class Speech:
                 media_type=FORMATS[fmt].media_type,
                 provider=provider.name,
                 reference_id=reference_id,
+                cached=hit,
             )
+            job.on_complete = lambda stored: self._finished(job, stored, user_id, reference_id, remember)
+            return job
         output = self.store.new_output(fmt)  # first: with GridFS it needs the database, so fail before the provider
         try:
             stream = provider.synthesize(text=text, reference_id=reference_id, fmt=fmt)
         except BaseException:
             output.discard()
             raise
-        return SynthesisJob(
+        job = SynthesisJob(
             chunks=stream.chunks,
             output=output,
             name=output.name,
@@ -82,8 +90,17 @@ class Speech:
             media_type=stream.media_type,
             provider=provider.name,
             reference_id=reference_id,
-            on_complete=lambda stored: self._completed(stored, namespace, key, fmt, use_cache, user_id, reference_id),
         )
+
+        def completed(stored: StoredAudio) -> None:
+            """A new file is complete: cache it, record whose it is (the one place that does), remember it."""
+            if use_cache:
+                self.cache.add(stored, namespace, key, fmt)
+            self._record(stored, user_id, reference_id)
+            self._finished(job, stored, user_id, reference_id, remember)
+
+        job.on_complete = completed
+        return job
 
     def start_stream(
         self,
@@ -97,7 +114,7 @@ class Speech:
     ) -> SynthesisJob:
         """Audio made elsewhere (an echo's reply, sentence by sentence) into ``output``, recorded as its caller's
         once complete. Not cached: a reply is said once. Waits for the first bytes, like ``start``."""
-        return SynthesisJob(
+        job = SynthesisJob(
             chunks=chunks,
             output=output,
             name=output.name,
@@ -105,15 +122,29 @@ class Speech:
             media_type=FORMATS[fmt].media_type,
             provider=provider,
             reference_id=reference_id,
-            on_complete=lambda stored: self._record(stored, user_id, reference_id),
         )
+        job.on_complete = lambda stored: self._record(stored, user_id, reference_id)
+        return job
 
-    def _completed(self, stored: StoredAudio, namespace: str, key: str, fmt: str, use_cache: bool, user_id: Any,
-                   reference_id: str | None) -> None:  # fmt: skip
-        """A new file is complete: cache it, and record whose it is (the one place that does)."""
-        if use_cache:
-            self.cache.add(stored, namespace, key, fmt)
-        self._record(stored, user_id, reference_id)
+    def _finished(self, job: SynthesisJob, stored: StoredAudio, user_id: Any, reference_id: str | None,
+                  remember: dict | None) -> None:  # fmt: skip
+        """The whole audio has passed: measure it, and add it to its caller's history when asked."""
+        job.duration = audio.duration_of(stored, job.fmt)
+        if remember is None:
+            return
+        entry = {
+            **remember,
+            "user_id": user_id,
+            "model_id": reference_id,
+            "format": job.fmt,
+            "audio": stored.name,
+            "size_bytes": stored.size,
+            "duration_seconds": job.duration,
+        }
+        try:
+            self.db.add_spoken(entry)
+        except DatabaseUnavailable:
+            log.info("speech %s not added to the history (database unavailable)", stored.name)
 
     def _record(self, stored: StoredAudio, user_id: Any, reference_id: str | None) -> None:
         try:
@@ -175,6 +206,7 @@ class SynthesisJob:
         media_type: str,
         provider: str,
         reference_id: str | None,
+        cached: StoredAudio | None = None,  # the cache entry a hit reads
         on_complete: Callable[[StoredAudio], None] | None = None,
     ):
         self.fmt = fmt
@@ -184,9 +216,12 @@ class SynthesisJob:
         self.name = name
         self.cached = output is None
         self.size = 0
+        self.duration: float | None = None  # seconds, once the whole audio has passed
+        # Called with the stored audio once the whole of it has passed (committed, or the cache entry read).
+        self.on_complete = on_complete
         self._output = output
+        self._source = cached
         self._chunks = iter(chunks)
-        self._on_complete = on_complete
         self._pending: list[bytes] = []
         try:
             head = b""
@@ -213,8 +248,10 @@ class SynthesisJob:
                     yield self._pass(chunk)
             if self._output is not None:
                 stored = self._output.commit(audio.finalize_wav if self.fmt == "wav" else None)
-                if self._on_complete is not None:
-                    self._on_complete(stored)
+            else:
+                stored = self._source
+            if self.on_complete is not None and stored is not None:
+                self.on_complete(stored)
         finally:
             self.close()
 

@@ -80,6 +80,9 @@ class AudioStore(Protocol):
 
     def delete_reference(self, key: str | None) -> None: ...
 
+    def reference(self, key: str | None) -> StoredAudio | None:
+        """A kept recording, to play back to its owner; None when there is none (or the key is not ours)."""
+
     def stored_references(self) -> list[tuple[str, datetime]]:
         """Every kept recording's key with the time it was kept (for the start-up sweep)."""
 

@@ -85,6 +85,9 @@ class FileStore:
             with suppress(FileNotFoundError):
                 (self.references_dir / key).unlink()
 
+    def reference(self, key: str | None) -> StoredFile | None:
+        return StoredFile.at(self.references_dir / key) if is_reference_key(key) else None
+
     def stored_references(self) -> list[tuple[str, datetime]]:
         found = []
         for path in self.references_dir.iterdir():

@@ -201,6 +201,9 @@ class GridStore:
         if is_reference_key(key):
             delete_blob(self.db, self.references, key)
 
+    def reference(self, key: str | None) -> StoredBlob | None:
+        return find_blob(self.db, self.references, {"_id": key}) if is_reference_key(key) else None
+
     def stored_references(self) -> list[tuple[str, datetime]]:
         with self.db.operation() as db:
             docs = list(db["references.files"].find({}, {"_id": 1, "uploadDate": 1}))

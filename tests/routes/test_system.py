@@ -84,3 +84,30 @@ def test_the_openapi_document_is_served_as_json(client):
     assert served.status_code == 200 and served.mimetype == "application/json"
     assert served.json == yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
     assert served.json["openapi"].startswith("3.") and "/health" in served.json["paths"]
+
+
+def test_client_config_in_local_mode_says_there_is_no_sign_in(client):
+    response = client.get("/api/client-config")
+    assert response.status_code == 200 and response.json == {"success": True, "sign_in": None}
+
+
+def test_client_config_with_sign_in_gives_the_page_what_it_needs_and_no_secret(make_app):
+    app = make_app(
+        AUTH0_ISSUER="https://login.example/",
+        AUTH0_AUDIENCE="https://echo.example/api",
+        AUTH0_JWKS_URL="https://login.example/jwks.json",
+        AUTH0_CLIENT_ID="page-client",
+    )
+    client = app.test_client()
+    response = client.get("/api/client-config")  # public: the page asks before anyone is signed in
+    assert response.status_code == 200
+    assert response.json["sign_in"] == {
+        "authority": "https://login.example/",
+        "client_id": "page-client",
+        "audience": "https://echo.example/api",
+        "scope": "openid profile email offline_access",
+    }
+    # The page may talk to the provider (discovery, tokens), and to nothing else.
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert "connect-src 'self' https://login.example;" in csp and "frame-src" not in csp
+    assert client.get("/api/echos").status_code == 401  # everything else still needs a token

@@ -241,6 +241,7 @@ def test_synthesize_streams_fish_audio_to_a_fetchable_url(client, fish, data_dir
     assert audio_response.mimetype == "audio/mpeg"
     assert data == MP3_BYTES
     assert audio_response.headers["Accept-Ranges"] == "bytes"
+    assert "Origin" in audio_response.headers["Vary"]  # an <audio> copy is not reused for a CORS fetch
 
     ranged, part = fetch(client, body["audio_url"], headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and part == MP3_BYTES[:100]
@@ -260,10 +261,17 @@ def test_synthesize_other_formats(client, fish, fmt, payload, mimetype):
     tts_reply(fish, payload, content_type="application/octet-stream")
     response = client.post("/api/synthesize", json={"text": "Hi", "format": fmt})
     assert response.status_code == 200
-    assert json.loads(fish.calls[0].request.body) == {"text": "Hi", "format": fmt}
+    # Raw PCM is asked for at Echo's one rate, and says so in the answer and on the audio.
+    expected = {"text": "Hi", "format": fmt, **({"sample_rate": 24000} if fmt == "pcm" else {})}
+    assert json.loads(fish.calls[0].request.body) == expected
     fetched, data = fetch(client, response.json["audio_url"])
     assert fetched.mimetype == mimetype and data == payload
     assert urlsplit(response.json["audio_url"]).path.endswith("." + fmt)
+    if fmt == "pcm":
+        assert response.json["sample_rate"] == 24000 and response.json["sample_format"] == "s16le"
+        assert fetched.headers["X-Sample-Rate"] == "24000"
+    else:
+        assert "sample_rate" not in response.json and "X-Sample-Rate" not in fetched.headers
 
 
 def test_synthesize_rejects_audio_in_the_wrong_format(client, fish, data_dir):

@@ -64,6 +64,7 @@ def speak(svc: Services, *, user_id, model_id: str | None, text: str = "hi") -> 
     output.write(b"ID3 audio of " + text.encode())
     stored = output.commit()
     svc.db.record_audio(stored.name, user_id=user_id, model_id=model_id)
+    svc.db.add_spoken({"user_id": user_id, "model_id": model_id, "text": text, "format": "mp3", "audio": stored.name})
     namespace = model_id or default_voice_namespace(user_id)
     svc.storage.cache.add(stored, namespace, svc.storage.cache.key(voice=model_id, text=text), "mp3")
     return stored.name
@@ -171,7 +172,17 @@ def test_an_account_goes_with_everything_of_it_and_nothing_of_anyone_else(svc, p
 
     counts = delete_account(svc, user)
 
-    assert counts == {"messages": 2, "memories": 0, "echos": 1, "voice_models": 103, "audio_files": 2, "users": 1}
+    # Each deleted voice took its history with it; the default voice's two entries went with the account.
+    assert counts == {
+        "messages": 2,
+        "memories": 0,
+        "echos": 1,
+        "voice_models": 103,
+        "audio_files": 2,
+        "speech_history": 2,
+        "users": 1,
+    }
+    assert svc.db.list_spoken(user)[1] == 0 and svc.db.list_spoken(other)[1] == 2
     assert sorted(provider.deleted) == sorted(v["model_id"] for v in voices)
     assert names_in(svc.store.references_dir) == sorted(voice_recordings(theirs))
     assert names_in(svc.store.outputs_dir) == sorted(their_outputs)

@@ -12,7 +12,7 @@ from typing import Any
 from backend import audio as audio_codec
 from backend.audio import DecodedAudio
 from backend.errors import ProviderError, ProviderVoiceNotFound
-from backend.formats import FORMATS
+from backend.formats import FORMATS, PCM_SAMPLE_RATE
 from backend.providers import VOICE_ID_SHAPES, CreatedVoice, SynthesisStream
 from backend.providers.fish.client import FishAudioClient
 
@@ -67,8 +67,11 @@ class FishAudioProvider:
             log.info("fish.audio model %s was already gone", model_id)
 
     def synthesize(self, *, text: str, reference_id: str | None, fmt: str) -> SynthesisStream:
-        chunks = self.client.tts(text=text, reference_id=reference_id, fmt=fmt)
-        return SynthesisStream(chunks=chunks, media_type=FORMATS[fmt].media_type, sample_rate=None)
+        # Raw PCM is always at Echo's one rate; the other formats carry their rate in their headers.
+        options = {"sample_rate": PCM_SAMPLE_RATE} if fmt == "pcm" else {}
+        chunks = self.client.tts(text=text, reference_id=reference_id, fmt=fmt, **options)
+        rate = PCM_SAMPLE_RATE if fmt == "pcm" else None
+        return SynthesisStream(chunks=chunks, media_type=FORMATS[fmt].media_type, sample_rate=rate)
 
     def status(self) -> dict[str, Any]:
         """Whether the key works, checked against the credit endpoint at most once per TTL."""
