@@ -28,6 +28,9 @@ echo "== ruff"
 ruff check .
 ruff format --check .
 
+echo "== the web page's vendored library matches its pinned npm package"
+scripts/vendor-web.sh --check
+
 echo "== the Expo app (npm ci, tsc, lint, jest, web export into dist/)"
 scripts/test-app.sh
 

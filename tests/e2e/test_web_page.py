@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -61,7 +62,26 @@ NO_HORIZONTAL_OVERFLOW = """
 """
 
 
+def sign_in(page: Page, name: str | None = None) -> str:
+    """Sign this browser context in with a name of its own (local mode), as a person does in the header's
+    panel: each test is a new user. Set once per page, before the page's scripts run."""
+    if getattr(page, "signed_in_as", None):
+        return page.signed_in_as
+    name = name or f"tester-{uuid.uuid4().hex[:12]}"
+    record = json.dumps({"name": name, "subject": f"local|{name}"})
+    page.add_init_script(
+        "if (location.protocol.startsWith('http') && !localStorage.getItem('echo.identity.v1')) "
+        f"localStorage.setItem('echo.identity.v1', {json.dumps(record)});"
+    )
+    page.signed_in_as = name
+    return name
+
+
 def open_page(page: Page, base_url: str, path: str = "/") -> None:
+    """Load the page afresh (a new document, even when only the address's #part differs) and wait until ready."""
+    sign_in(page)
+    if page.url.startswith(base_url):
+        page.goto("about:blank")
     page.goto(base_url + path)
     expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
 
@@ -77,6 +97,11 @@ def with_csp(page: Page, base_url: str) -> None:
     page.add_init_script(RECORD_CSP_VIOLATIONS)
 
 
+def go_to(page: Page, view: str) -> None:
+    """Open a view from the navigation: "Your echos", "Voices", "What was spoken" or "How it works"."""
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name=view, exact=True).click()
+
+
 def choose_file(page: Page, name: str, data: bytes, mime: str) -> None:
     page.locator("#clone-file").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
 
@@ -86,16 +111,45 @@ def add_message(page: Page, text: str, role: str = "user") -> None:
     details = page.locator("#message-details")
     if not details.evaluate("(el) => el.open"):
         details.get_by_text("Add a message without a reply").click()
-    page.get_by_label("From").select_option(role)
+    page.get_by_label("From", exact=True).select_option(role)
     page.get_by_label("Message", exact=True).fill(text)
     page.get_by_role("button", name="Add message").click()
 
 
 def clone(page: Page, voice_name: str, data: bytes, file_name: str = "voice.wav", mime: str = "audio/wav") -> None:
+    """Fill and send the clone form wherever it is (the Voices view, or the first visit's walk-through)."""
     choose_file(page, file_name, data, mime)
     page.get_by_label("Voice name").fill(voice_name)
     page.get_by_label(re.compile("speaker agreed")).check()
     page.get_by_role("button", name="Clone voice").click()
+
+
+def clone_in_voices(page: Page, voice_name: str, data: bytes | None = None) -> str:
+    """Clone a voice from the Voices view; its model id once it is listed."""
+    if page.locator("#view-voices").is_hidden():
+        go_to(page, "Voices")
+    clone(page, voice_name, data or audio_file("wav", seconds=4))
+    expect(page.locator("#clone-message.success")).to_contain_text(f"Voice “{voice_name}” is ready", timeout=30000)
+    item = page.locator("#voices-list li", has_text=voice_name).first
+    return item.get_attribute("data-model-id")
+
+
+def make_echo_on_page(page: Page, name: str, voice_id: str | None = None, persona: str = "") -> str:
+    """Make an echo with the form under "Your echos"; its conversation opens. Its id."""
+    go_to(page, "Your echos")
+    details = page.locator("#new-echo")
+    if not details.evaluate("(el) => el.open"):
+        details.get_by_text("Make a new echo").click()
+    page.locator("#echo-form").get_by_label("Name", exact=True).fill(name)
+    if persona:
+        page.locator("#echo-prompt").fill(persona)
+    if voice_id:
+        page.locator("#echo-voice").select_option(voice_id)
+    page.get_by_role("button", name="Make the echo").click()
+    expect(page.locator("#conversation-title")).to_have_text(f"Conversation with {name}", timeout=15000)
+    match = re.search(r"#echo=([0-9a-f]{24})$", page.url)
+    assert match, page.url
+    return match.group(1)
 
 
 def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) -> None:
@@ -103,10 +157,15 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
     page.add_init_script(RECORD_PROGRESS)
     open_page(page, live_server)
 
-    # The status line reports /health in words.
-    expect(page.locator("#health-text")).to_have_text(
-        "Local voice engine (offline approximation) · database: embedded store"
-    )
+    # The status line says in plain words that the server is ready; the details are one click away.
+    expect(page.locator("#health-text")).to_have_text("Echo is ready.")
+    facts = page.locator("#health-facts")
+    expect(facts).to_be_hidden()
+    page.locator("#health-details summary").click()
+    expect(facts).to_contain_text("Echo's own voice engine")
+    expect(facts).to_contain_text("Embedded store")
+    go_to(page, "Voices")
+    expect(page.locator("#voices-title")).to_be_focused()
     expect(page.locator("#voices-empty")).to_be_visible()
 
     # Consent is required: without the box ticked nothing is sent.
@@ -117,31 +176,42 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
     expect(page.get_by_label(re.compile("speaker agreed"))).to_be_focused()
     expect(page.locator("#voices-list li")).to_have_count(0)
 
-    # Clone from a generated 6 s WAV: success with the server's warnings, and the voice is listed.
+    # Clone from a generated 6 s WAV: success with the server's warnings, in view and focused; the voice is listed.
     page.get_by_label(re.compile("speaker agreed")).check()
     page.get_by_role("button", name="Clone voice").click()
-    expect(page.locator("#clone-message.success")).to_contain_text("Voice “Grandma Rose” is ready", timeout=30000)
-    expect(page.locator("#clone-message")).to_contain_text("10 to 30 seconds")
+    message = page.locator("#clone-message.success")
+    expect(message).to_contain_text("Voice “Grandma Rose” is ready, made from 6 seconds of recording", timeout=30000)
+    expect(message).to_contain_text("10 to 30 seconds")
+    expect(message).to_be_focused()
+    expect(message).to_be_in_viewport()
     progress = page.evaluate("window.__progress")  # the bar followed the upload, then the server's work
     assert progress[0].startswith("Uploading") and progress[-1] == "Cloning the voice…", progress
     expect(page.locator("#clone-progress")).to_be_hidden()
     voice_item = page.locator("#voices-list li")
     expect(voice_item).to_have_count(1)
-    expect(voice_item).to_contain_text("Grandma Rose")
-    expect(voice_item).to_contain_text("Local engine")
+    expect(voice_item.locator(".item-title")).to_have_text("Grandma Rose")
+    expect(voice_item.locator(".item-meta")).to_contain_text("From 6 seconds of recording")
     expect(voice_item.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    # The provider and the engine's workings are technical details, folded away.
+    technical = voice_item.locator("details.technical")
+    expect(technical.locator("dl")).to_be_hidden()
+    technical.locator("summary").click()
+    expect(technical).to_contain_text("Local engine")
+    expect(technical).to_contain_text("Formant ratio")
     expect(page.get_by_label(re.compile("speaker agreed"))).not_to_be_checked()  # consent is per voice
 
-    # Speak in that voice (already chosen): the player loads real audio and a download is offered.
+    # Speak in that voice (already chosen): the player loads real audio, a download is offered, the length shows.
     model_id = voice_item.get_attribute("data-model-id")
     expect(page.locator("#speak-voice")).to_have_value(model_id)
-    page.get_by_label("Text to speak").fill("Hello, my dear. I am so proud of you.")
+    page.get_by_label("Words to speak").fill("Hello, my dear. I am so proud of you.")
     page.get_by_role("button", name="Speak", exact=True).click()
     expect(page.locator("#speak-message.success")).to_be_visible(timeout=30000)
+    expect(page.locator("#speak-message")).to_be_focused()
     audio = page.locator("#speak-audio")
     expect(audio).to_be_visible()
     loaded = audio.evaluate(AUDIO_DURATION)
     assert loaded["error"] is None and loaded["duration"] > 0.5, loaded
+    expect(page.locator("#speak-info")).to_contain_text(re.compile(r"MP3 · \d+ seconds?"), timeout=30000)
     download = page.locator("#speak-download")
     href = download.get_attribute("href")
     assert href and re.match(r"^/api/audio/[^/?]+\.mp3(\?|$)", href), href
@@ -149,25 +219,27 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
     fetched = page.request.get(live_server + href)
     assert fetched.ok and fetched.headers["content-type"].startswith("audio/mpeg") and len(fetched.body()) > 1000
 
-    # Raw PCM cannot be played in a browser: download only.
+    # Raw PCM cannot be played in a browser: download only, and its sample rate is said.
     page.get_by_label("Format").select_option("pcm")
     page.get_by_role("button", name="Speak", exact=True).click()
-    expect(page.locator("#speak-message.success")).to_contain_text("download it")
+    expect(page.locator("#speak-message.success")).to_contain_text("Raw PCM at 24,000 Hz cannot be played")
+    expect(page.locator("#speak-info")).to_contain_text("Raw PCM (24,000 Hz, 16-bit, mono)")
     expect(audio).to_be_hidden()
     expect(download).to_have_attribute("href", re.compile(r"^/api/audio/[^/?]+\.pcm(\?|$)"))
+    raw = page.request.get(live_server + download.get_attribute("href"))
+    assert raw.ok and raw.headers.get("x-sample-rate") == "24000", raw.headers
 
-    # Create an echo on the voice; its conversation opens.
-    page.get_by_label("Name", exact=True).fill("Grandma Rose")
-    page.get_by_label(re.compile("^Persona")).fill("Warm, funny, calls everyone 'dear'.")
-    page.locator("#echo-voice").select_option(model_id)
-    page.get_by_role("button", name="Create echo").click()
-    expect(page.locator("#echo-message.success")).to_contain_text("created")
+    # Make an echo on the voice; its conversation opens, with the box to write to it focused.
+    make_echo_on_page(page, "Grandma Rose", model_id, "Warm, funny, calls everyone 'dear'.")
+    expect(page.locator("#reply-content")).to_be_focused()
     expect(page.locator("#echos-list li")).to_have_count(1)
-    expect(page.locator("#conversation-title")).to_have_text("Conversation with Grandma Rose")
     expect(page.locator("#conversation-persona")).to_contain_text("calls everyone 'dear'")
-    expect(voice_item).to_contain_text("voice of “Grandma Rose”")
+    go_to(page, "Voices")
+    expect(voice_item.locator(".item-meta")).to_contain_text("the voice of “Grandma Rose”")
     # The voice now belongs to this echo, so a second echo cannot take it.
     expect(page.locator(f"#echo-voice option[value='{model_id}']")).to_be_disabled()
+    page.go_back()
+    expect(page.locator("#conversation-title")).to_have_text("Conversation with Grandma Rose")
 
     # Add messages (from both sides); they survive a reload, which reopens the conversation from the address.
     # (Written by hand, without asking for a reply: folded away under the box that writes to the echo.)
@@ -196,6 +268,7 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
     assert spoken.evaluate(AUDIO_DURATION)["duration"] > 0
 
     # Delete the voice: a confirmation first (dismissing it keeps the voice), then it is gone.
+    go_to(page, "Voices")
     questions: list[str] = []
 
     def answer(dialog, accept: bool) -> None:
@@ -207,11 +280,16 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
     expect(page.locator("#voices-list li")).to_have_count(1)
     page.once("dialog", lambda d: answer(d, True))
     page.get_by_role("button", name="Delete voice Grandma Rose").click()
-    expect(page.locator("#voices-message.success")).to_contain_text("deleted")
+    deleted = page.locator("#voices-message.success")
+    expect(deleted).to_have_text(
+        "Voice “Grandma Rose” deleted. “Grandma Rose” needs another voice now: choose one in its conversation."
+    )
+    expect(deleted).to_be_focused()
     expect(page.locator("#voices-list li")).to_have_count(0)
     expect(page.locator("#voices-empty")).to_be_visible()
     assert len(questions) == 2 and "Grandma Rose" in questions[0] and "cannot be undone" in questions[0]
-    expect(page.locator("#echos-list li")).to_contain_text("voice was deleted")
+    go_to(page, "Your echos")
+    expect(page.locator("#echos-list li")).to_contain_text("Its voice was deleted")
 
     assert page.evaluate("window.__cspViolations") == []
     assert page.console_errors == []
@@ -219,6 +297,7 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
 
 DELETED_NOTICE = "This echo's voice was deleted; choose another voice for it."
 NO_VOICE_NOTICE = "This echo has no voice yet; choose one for it."
+LIST_DELETED = "Its voice was deleted: choose another."
 
 
 def user_id_of(page: Page) -> str:
@@ -241,21 +320,14 @@ def test_deleted_voice_is_never_replaced_silently(page: Page, live_server: str) 
     )
 
     # An echo on a cloned voice, with a message of its own.
-    clone(page, "First voice", audio_file("wav", seconds=4))
-    voices = page.locator("#voices-list li")
-    expect(voices).to_have_count(1, timeout=30000)
-    first = voices.get_attribute("data-model-id")
-    page.get_by_label("Name", exact=True).fill("Grandpa Joe")
-    page.locator("#echo-voice").select_option(first)
-    page.get_by_role("button", name="Create echo").click()
-    expect(page.locator("#conversation-title")).to_have_text("Conversation with Grandpa Joe")
+    first = clone_in_voices(page, "First voice")
+    echo_id = make_echo_on_page(page, "Grandpa Joe", first)
     notice = page.locator("#conversation-voice")
     expect(notice).to_be_hidden()
     add_message(page, "Come and see the boat.", "assistant")
     expect(page.locator("#conversation-list li")).to_have_count(1)
     hear = page.locator("#conversation-list li").first.get_by_role("button", name=re.compile("^Hear"))
-    echo_item = page.locator("#echos-list li").first
-    echo_id = echo_item.get_attribute("data-echo-id")
+    echo_item = page.locator(f"#echos-list li[data-echo-id='{echo_id}']")
     user_id = user_id_of(page)
 
     # The voice is deleted elsewhere (another tab, the API): this page still believes the echo has it.
@@ -288,25 +360,28 @@ def test_deleted_voice_is_never_replaced_silently(page: Page, live_server: str) 
     expect(page.locator("#status")).to_have_text(DELETED_NOTICE)  # read out by the live region
     # No voice is left: the notice offers to clone one, and the keyboard is taken there.
     expect(notice.get_by_role("link", name="Clone a voice")).to_be_focused()
-    expect(echo_item).to_contain_text(DELETED_NOTICE)
+    expect(echo_item).to_contain_text(LIST_DELETED)
     assert not [url for url in speech_requests if "/api/audio/" in url], speech_requests
 
     # After a reload the server says so itself: in the list and at the top of the conversation.
     page.reload()
     expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
     expect(notice.locator(".voice-notice-text")).to_have_text(DELETED_NOTICE)
-    expect(page.locator(f"#echos-list li[data-echo-id='{echo_id}']")).to_contain_text(DELETED_NOTICE)
-    expect(page.locator(f"#echos-list li[data-echo-id='{echo_id}']")).to_have_attribute("data-voice-status", "deleted")
+    expect(echo_item).to_contain_text(LIST_DELETED)
+    expect(echo_item).to_have_attribute("data-voice-status", "deleted")
     # Hear does not even ask the server now: the page knows, and points at the notice.
     asked = len(speech_requests)
     hear.click()
     expect(notice.get_by_role("link", name="Clone a voice")).to_be_focused()
     assert len(speech_requests) == asked, speech_requests[asked:]
 
-    # Clone a second voice: the notice offers it right there; choosing it (PATCH) clears the notice.
-    clone(page, "Second voice", audio_file("wav", seconds=4))
-    expect(voices).to_have_count(1, timeout=30000)
-    second = voices.get_attribute("data-model-id")
+    # The notice's link leads to the clone form; a second voice is cloned there.
+    page.keyboard.press("Enter")
+    expect(page.locator("#clone-title")).to_be_focused()
+    second = clone_in_voices(page, "Second voice")
+    # Back in the conversation, the notice offers it right there; choosing it (PATCH) clears the notice.
+    page.go_back()
+    expect(page.locator("#conversation-title")).to_have_text("Conversation with Grandpa Joe")
     choice = notice.get_by_label("Another voice for Grandpa Joe")
     expect(choice).to_be_visible()
     choice.select_option(second)
@@ -320,7 +395,7 @@ def test_deleted_voice_is_never_replaced_silently(page: Page, live_server: str) 
     expect(page.locator("#conversation-persona")).to_contain_text("Voice: Second voice.")
     expect(page.locator("#conversation-title")).to_be_focused()
     expect(echo_item).not_to_contain_text("voice was deleted")
-    expect(echo_item).to_contain_text("voice: Second voice")
+    expect(echo_item).to_contain_text("Voice: Second voice")
 
     # Speaking works again, as the echo, in its new voice.
     with page.expect_response(is_synthesize) as answer:
@@ -335,50 +410,45 @@ def test_deleted_voice_is_never_replaced_silently(page: Page, live_server: str) 
     assert page.console_errors == []
 
 
-def test_echo_without_a_voice_gets_one_from_the_list(page: Page, live_server: str) -> None:
-    """The "none" state, chosen from the echo list with the keyboard, at phone width, in dark mode."""
+def test_echo_without_a_voice_gets_one_in_its_conversation(page: Page, live_server: str) -> None:
+    """The "none" state, chosen in the conversation with the keyboard, at phone width, in dark mode."""
     page.emulate_media(color_scheme="dark")
     page.set_viewport_size({"width": 360, "height": 740})
     open_page(page, live_server)
 
-    clone(page, "Aunt May's voice", audio_file("wav", seconds=4))
-    expect(page.locator("#voices-list li")).to_have_count(1, timeout=30000)
-    model_id = page.locator("#voices-list li").get_attribute("data-model-id")
-    page.get_by_label("Name", exact=True).fill("Aunt May")
+    model_id = clone_in_voices(page, "Aunt May's voice")
+    go_to(page, "Your echos")
+    page.locator("#echo-form").get_by_label("Name", exact=True).fill("Aunt May")
     expect(page.locator("#echo-voice")).to_have_value("")  # no voice given
-    page.get_by_role("button", name="Create echo").click()
+    page.get_by_role("button", name="Make the echo").click()
     expect(page.locator("#conversation-section")).to_be_visible()
 
-    item = page.locator("#echos-list li").first
-    expect(item.locator(".voice-notice-text")).to_have_text(NO_VOICE_NOTICE)
-    expect(page.locator("#conversation-voice .voice-notice-text")).to_have_text(NO_VOICE_NOTICE)
-    expect(item).to_have_attribute("data-voice-status", "none")
+    notice = page.locator("#conversation-voice")
+    expect(notice.locator(".voice-notice-text")).to_have_text(NO_VOICE_NOTICE)
+    expect(notice).to_have_attribute("data-voice-status", "none")
 
     # Nothing sticks out at phone width, and the notice keeps its colours in dark mode.
     layout = page.evaluate(NO_HORIZONTAL_OVERFLOW)
     assert layout["scrollWidth"] <= layout["width"] and layout["wide"] == [], layout
-    background = item.locator(".voice-notice").evaluate("(el) => getComputedStyle(el).backgroundColor")
+    background = notice.evaluate("(el) => getComputedStyle(el).backgroundColor")
     assert background == "rgb(58, 47, 23)", background
 
     # Speaking is refused without a server call, pointing at the choice.
     add_message(page, "Hello, May.", "assistant")
     page.locator("#conversation-list li").first.get_by_role("button", name=re.compile("^Hear")).click()
-    expect(page.locator("#conversation-voice").get_by_label("A voice for Aunt May")).to_be_focused()
+    choice = notice.get_by_label("A voice for Aunt May")
+    expect(choice).to_be_focused()
 
-    # With the keyboard, in the list: pick the voice, Tab to the button, Enter.
-    choice = item.get_by_label("A voice for Aunt May")
-    choice.focus()
+    # With the keyboard: pick the voice, Tab to the button, Enter.
     choice.select_option(model_id)
     page.keyboard.press("Tab")
-    expect(item.get_by_role("button", name="Use this voice")).to_be_focused()
+    expect(notice.get_by_role("button", name="Use this voice")).to_be_focused()
     with page.expect_response(lambda r: "/api/echo/" in r.url and r.request.method == "PATCH") as patched:
         page.keyboard.press("Enter")
     assert patched.value.status == 200, patched.value.text()
-    expect(item.locator(".voice-notice")).to_have_count(0)
-    expect(item).to_contain_text("voice: Aunt May's voice")
-    expect(page.locator("#conversation-voice")).to_be_hidden()
-    expect(page.locator("#echo-message")).to_contain_text("Aunt May now speaks in the voice “Aunt May's voice”")
-    expect(item.get_by_role("link", name="Open conversation with Aunt May")).to_be_focused()
+    expect(notice).to_be_hidden()
+    expect(page.locator("#conversation-message")).to_contain_text("Aunt May now speaks in the voice “Aunt May's voice”")
+    expect(page.locator("#conversation-title")).to_be_focused()
 
     with page.expect_response(is_synthesize) as answer:
         page.locator("#conversation-list li").first.get_by_role("button", name=re.compile("^Hear")).click()
@@ -387,12 +457,15 @@ def test_echo_without_a_voice_gets_one_from_the_list(page: Page, live_server: st
 
 
 def test_upload_errors_are_shown_next_to_the_form(page: Page, live_server: str) -> None:
-    open_page(page, live_server)
+    open_page(page, live_server)  # a first visit: the clone form is in the walk-through
+    expect(page.locator("#welcome-slot #clone-form")).to_be_visible()
 
     clone(page, "Not a voice", b"These are my notes, not a recording.\n" * 20, "notes.txt", "text/plain")
     error = page.locator("#clone-message.error")
     expect(error).to_contain_text("not audio", timeout=30000)
     expect(error).to_have_attribute("role", "alert")
+    expect(error).to_be_focused()
+    expect(error).to_be_in_viewport()
 
     clone(page, "Too short", audio_file("wav", seconds=1.5))
     expect(error).to_contain_text("at least 3 s", timeout=30000)
@@ -407,17 +480,15 @@ def test_phone_width_layout_and_labels(page: Page, live_server: str) -> None:
     page.set_viewport_size({"width": 360, "height": 740})
     open_page(page, live_server)
 
-    # Long names must wrap rather than push the page sideways.
-    long_name = "Grandmother-Rosalind-Wilhelmina-" * 3
-    clone(page, long_name[:100], audio_file("wav", seconds=4))
-    expect(page.locator("#voices-list li")).to_have_count(1, timeout=30000)
-    page.get_by_label("Name", exact=True).fill(long_name[:100])
-    page.get_by_role("button", name="Create echo").click()
-    expect(page.locator("#conversation-section")).to_be_visible()
-
-    layout = page.evaluate(NO_HORIZONTAL_OVERFLOW)
-    assert layout["scrollWidth"] <= layout["width"], layout
-    assert layout["wide"] == [], layout
+    # Long names must wrap rather than push the page sideways, in every view.
+    long_name = ("Grandmother-Rosalind-Wilhelmina-" * 4)[:100]
+    clone_in_voices(page, long_name)
+    make_echo_on_page(page, long_name)
+    for view in ["Your echos", "Voices", "What was spoken", "How it works"]:
+        go_to(page, view)
+        layout = page.evaluate(NO_HORIZONTAL_OVERFLOW)
+        assert layout["scrollWidth"] <= layout["width"], (view, layout)
+        assert layout["wide"] == [], (view, layout)
 
     # Every form control has a label (or an accessible name).
     unlabelled = page.evaluate(
@@ -429,12 +500,12 @@ def test_phone_width_layout_and_labels(page: Page, live_server: str) -> None:
 
     # The status region is live, and the health line says what the server reports.
     expect(page.locator("#status")).to_have_attribute("aria-live", "polite")
-    expect(page.locator("#health-text")).to_contain_text("Local voice engine")
+    expect(page.locator("#health-text")).to_have_text("Echo is ready.")
     assert page.console_errors == []
 
 
 def test_keyboard_only_clone_and_speak(page: Page, live_server: str) -> None:
-    open_page(page, live_server)
+    open_page(page, live_server, "/#voices")
     choose_file(page, "voice.wav", audio_file("wav", seconds=4), "audio/wav")
 
     page.get_by_label("Voice name").focus()
@@ -448,7 +519,7 @@ def test_keyboard_only_clone_and_speak(page: Page, live_server: str) -> None:
     page.keyboard.press("Enter")
     expect(page.locator("#clone-message.success")).to_be_visible(timeout=30000)
 
-    page.get_by_label("Text to speak").focus()
+    page.get_by_label("Words to speak").focus()
     page.keyboard.type("Typed without a mouse.")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#speak-message.success")).to_be_visible(timeout=30000)
@@ -509,7 +580,7 @@ def test_record_from_microphone_and_clone(microphone_page, live_server: str) -> 
                     "voice_provider": {"status": "ok", "provider": "fish", "description": "Fish.Audio"},
                 },
             },
-            "Fish.Audio voice cloning · database unavailable (nothing can be saved right now)",
+            "Nothing can be saved right now. Try again later.",
             "degraded",
         ),
         (
@@ -520,10 +591,10 @@ def test_record_from_microphone_and_clone(microphone_page, live_server: str) -> 
                     "voice_provider": {"status": "unavailable", "provider": None},
                 },
             },
-            "No voice engine configured · database: MongoDB",
+            "Voices cannot be made or heard right now. Try again later.",
             "degraded",
         ),
-        (None, "Server unreachable", "down"),
+        (None, "Echo's server cannot be reached.", "down"),
     ],
     ids=["database-down", "no-provider", "unreachable"],
 )
@@ -535,3 +606,6 @@ def test_health_line_says_what_is_wrong(page: Page, live_server: str, health, ex
     open_page(page, live_server)
     expect(page.locator("#health-text")).to_contain_text(expected)
     expect(page.locator("#health")).to_have_attribute("data-state", state)
+    # No engine, store or provider names in what is read at once; they are under "Technical details".
+    line = page.locator("#health-text").inner_text()
+    assert not re.search(r"Fish|MongoDB|embedded|provider|engine", line, re.I), line

@@ -13,11 +13,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import run_server
-from tests.e2e.test_web_page import AUDIO_DURATION, NO_HORIZONTAL_OVERFLOW, open_page, user_id_of, with_csp
+from tests.e2e.test_web_page import AUDIO_DURATION, NO_HORIZONTAL_OVERFLOW, open_page, sign_in, user_id_of, with_csp
 from tests.fake_llm import FakeLLM, Script
-from tests.helpers import audio_file
+from tests.helpers import E2E_ARTIFACTS as ARTIFACTS
+from tests.helpers import REPO, audio_file
 
 pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = REPO / "docs" / "screenshots"
 
 STORY = (
     "Oh, my dear, it is lovely to hear from you. The roses are climbing all over the back fence again this "
@@ -95,8 +98,7 @@ def test_write_to_an_echo_see_the_reply_as_it_is_written_and_hear_it(
     page: Page, reply_server: str, fake_llm: FakeLLM
 ) -> None:
     with_csp(page, reply_server)
-    page.goto(reply_server)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+    open_page(page, reply_server)
     echo_id = make_echo(page, reply_server, "Grandma Rose")
     fake_llm.script = Script(text=STORY, tokens_per_second=20)
 
@@ -160,8 +162,7 @@ def test_write_to_an_echo_see_the_reply_as_it_is_written_and_hear_it(
 
 
 def test_stop_keeps_the_message_and_try_again_answers(page: Page, reply_server: str, fake_llm: FakeLLM) -> None:
-    page.goto(reply_server)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+    open_page(page, reply_server)
     echo_id = make_echo(page, reply_server, "Grandpa Joe")
     held = threading.Event()
     fake_llm.script = Script(text=STORY, tokens_per_second=20, hold=held, hold_at=4)
@@ -214,8 +215,7 @@ def test_stop_keeps_the_message_and_try_again_answers(page: Page, reply_server: 
 
 def test_errors_are_said_next_to_the_box_and_try_again_works(page: Page, reply_server: str, fake_llm: FakeLLM) -> None:
     with_csp(page, reply_server)
-    page.goto(reply_server)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+    open_page(page, reply_server)
     echo_id = make_echo(page, reply_server, "Aunt May", voice=False)
     box = page.get_by_label("Write to Aunt May")
     message = page.locator("#reply-message")
@@ -237,6 +237,23 @@ def test_errors_are_said_next_to_the_box_and_try_again_works(page: Page, reply_s
     expect(messages).to_have_count(1)
     expect(messages.first).to_contain_text("not sent")
     assert stored_messages(page, reply_server, echo_id) == []
+
+    # A limit whose message already says when (as Echo's own do) is shown as it is, with nothing added.
+    worded = {
+        "success": False,
+        "error": "rate_limited",
+        "message": "You can ask for more replies in 2 minutes.",
+        "retry_after": 95,
+    }
+    page.route(
+        "**/reply",
+        lambda route: route.fulfill(status=429, json=worded, headers={"Retry-After": "95"}),
+        times=1,
+    )
+    retry.click()
+    expect(message).to_have_text("You can ask for more replies in 2 minutes.")
+    expect(message).to_be_focused()
+    expect(messages).to_have_count(1)
 
     # The model fails (500): its words come through; the message is kept this time.
     fake_llm.script = Script(status=500, error_message="The model is out of memory.")
@@ -271,8 +288,7 @@ def test_memories_add_edit_delete_survive_a_reload(page: Page, reply_server: str
     """At phone width, in dark mode, with confirmations; the memories reach the language model."""
     page.emulate_media(color_scheme="dark")
     page.set_viewport_size({"width": 360, "height": 740})
-    page.goto(reply_server)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+    open_page(page, reply_server)
     echo_id = make_echo(page, reply_server, "Grandma Rose", voice=False)
     section = page.locator("#memories-section")
     expect(section.get_by_role("heading")).to_have_text("What Grandma Rose remembers")
@@ -362,4 +378,47 @@ def test_memories_add_edit_delete_survive_a_reload(page: Page, reply_server: str
     assert [m["text"] for m in listed.json()["memories"]] == [
         "She grew red roses by the blue door, and won a prize for them in 1987."
     ]
+    assert page.console_errors == []
+
+
+def test_screenshots_of_a_conversation_for_the_readme(page: Page, reply_server: str, fake_llm: FakeLLM) -> None:
+    """The README's pictures of the page, made the same way each time: a conversation with a reply, at desktop
+    size (docs/screenshots/web-conversation.png) and on a phone (docs/screenshots/web-phone.png)."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, "Anna")
+    open_page(page, reply_server)
+    echo_id = make_echo(page, reply_server, "Grandma Rose")
+    user_id = user_id_of(page)
+    for text in ["She grew prize roses by the blue door.", "She called everyone 'pet'."]:
+        added = page.request.post(
+            f"{reply_server}/api/echo/{echo_id}/memories", data={"user_id": user_id, "text": text}
+        )
+        assert added.ok, added.text()
+    make_echo(page, reply_server, "Grandpa Joe", voice=False)
+    open_page(page, reply_server, f"/#echo={echo_id}")
+    fake_llm.script = Script(text=STORY)
+    page.get_by_label("Write to Grandma Rose").fill("Hi Grandma, how is the garden?")
+    page.get_by_role("button", name="Send").click()
+    messages = page.locator("#conversation-list li")
+    expect(messages).to_have_count(2, timeout=20000)
+    expect(messages.nth(1)).to_contain_text("Come round on Sunday")
+    expect(page.locator("#memories-list li")).to_have_count(2)
+    page.locator("#conversation-audio").evaluate("(audio) => audio.pause()")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.evaluate("window.scrollTo(0, 0)")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "web-conversation.png"))
+    page.screenshot(path=str(ARTIFACTS / "web-conversation-reply-desktop.png"), full_page=True)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_page(page, reply_server, "/#echos")
+    page.get_by_role("link", name="Open conversation with Grandma Rose").click()
+    expect(page.locator("#conversation-title")).to_be_focused()
+    expect(messages).to_have_count(2)
+    expect(page.locator("#echos-section")).to_be_hidden()
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.screenshot(path=str(SCREENSHOTS / "web-phone.png"))
+    page.screenshot(path=str(ARTIFACTS / "web-conversation-reply-phone.png"))
+    for picture in ["web-conversation.png", "web-phone.png"]:
+        assert (SCREENSHOTS / picture).stat().st_size > 10000, picture
     assert page.console_errors == []

@@ -2,7 +2,7 @@
 // while it waits, and a failure is said next to it in the server's words.
 
 import { api, messageOf } from "./api.js";
-import { showMessage, whileBusy } from "./dom.js";
+import { showResult, whileBusy } from "./dom.js";
 
 /**
  * Send a form's request: `send()` runs with the form busy. When it fails, `message` says why and
@@ -13,7 +13,7 @@ export function sendForm(form, message, send, onError) {
     try {
       await send();
     } catch (error) {
-      showMessage(message, "error", messageOf(error));
+      showResult(message, "error", messageOf(error)); // where the person is looking, with the focus
       if (onError) onError(error);
     }
   });
@@ -28,6 +28,6 @@ export async function confirmAndDelete(question, path, message, name, deleted) {
   try {
     await deleted(await api.del(path));
   } catch (error) {
-    showMessage(message, "error", `Could not delete “${name}”: ${messageOf(error)}`);
+    showResult(message, "error", `Could not delete “${name}”: ${messageOf(error)}`);
   }
 }

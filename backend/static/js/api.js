@@ -29,15 +29,25 @@ export class ApiError extends Error {
   }
 }
 
+// "in 47 minutes", "in about an hour", "after 30 seconds", "tomorrow", "in a moment": the message says when.
+const SAYS_WHEN =
+  /\b(in|after|within|for)\s+(about\s+|around\s+|another\s+)?(\d+|an?|one|a few|a couple of)\s+(seconds?|minutes?|hours?|days?)\b|\b(in a moment|shortly|tomorrow)\b/i;
+
+export function saysWhen(message) {
+  return SAYS_WHEN.test(message);
+}
+
 export function errorFrom(status, body, retryAfter = null) {
   let message =
     (body && typeof body.message === "string" && body.message) ||
     STATUS_MESSAGES[status] ||
     `The server answered with status ${status}.`;
   const code = (body && typeof body.error === "string" && body.error) || `http_${status}`;
-  // A 429 says how long to wait (Retry-After, in seconds), in the server's words or in ours.
-  const wait = Number.parseInt(retryAfter || "", 10);
-  if (status === 429 && wait > 0 && !/\bseconds?\b/.test(message)) {
+  // A 429 says how long to wait: the server's message usually says so in words ("You can clone another
+  // voice in 47 minutes."), shown as it is; only a message that does not say when gets our own.
+  const fromBody = body && Number.isFinite(body.retry_after) ? body.retry_after : null;
+  const wait = Number.parseInt(retryAfter || "", 10) || (fromBody ? Math.ceil(fromBody) : 0);
+  if (status === 429 && wait > 0 && !saysWhen(message)) {
     message += ` Try again in ${wait} second${wait === 1 ? "" : "s"}.`;
   }
   const error = new ApiError(status, code, message, body);

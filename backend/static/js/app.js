@@ -1,39 +1,67 @@
-// Echo's web page: starts the parts, finds out who the user is, shows what /health reports.
+// Echo's web page: starts the parts, finds out who the user is, says in plain words whether the server is ready
+// (what /health reports in detail is one click away, under "Technical details").
 
 import { messageOf, request, useIdentity } from "./api.js";
-import { byId, showMessage } from "./dom.js";
-import { loadEchos, openFromAddress, renderEchos, setupEchos } from "./echos.js";
+import { byId, h, showMessage } from "./dom.js";
+import { loadEchos, renderEchos, setupEchos } from "./echos.js";
+import { setupHistory } from "./history.js";
 import { startIdentity } from "./identity.js";
 import { setupSpeak } from "./speak.js";
 import { emit, on, state } from "./state.js";
+import { follow, setupViews } from "./views.js";
 import { loadVoices, renderVoices, setupVoices } from "./voices.js";
 
 const HEALTH_EVERY_MS = 60000;
 
 const VOICE_ENGINES = {
-  local: "Local voice engine (offline approximation)",
+  local: "Echo's own voice engine, on this server (offline; an approximation of the voice)",
   fish: "Fish.Audio voice cloning",
 };
 
 const DATABASES = {
-  embedded: "embedded store",
+  embedded: "Embedded store on this server",
   mongodb: "MongoDB",
 };
 
-/** /health in words, e.g. "Local voice engine (offline approximation) · database: embedded store". */
+/**
+ * /health in plain words: {text, state, facts}. The text is what a person reads ("Echo is ready."); facts
+ * are the technical details ([term, value] pairs) shown folded away.
+ */
 export function describeHealth(health) {
   const components = (health && health.components) || {};
   const voice = components.voice_provider || {};
   const database = components.database || {};
-  let voiceText;
-  if (!voice.provider) voiceText = "No voice engine configured";
-  else if (voice.status === "ok") voiceText = VOICE_ENGINES[voice.provider] || `Voice engine: ${voice.provider}`;
-  else voiceText = `${VOICE_ENGINES[voice.provider] || voice.provider} unavailable`;
-  const store = DATABASES[database.backend] || database.backend || "unknown";
-  const databaseText =
-    database.status === "ok" ? `database: ${store}` : "database unavailable (nothing can be saved right now)";
-  const ok = voice.status === "ok" && database.status === "ok";
-  return { text: `${voiceText} · ${databaseText}`, state: ok ? "ok" : "degraded", detail: voice.description || "" };
+  const model = components.language_model || null;
+  const voiceOk = Boolean(voice.provider) && voice.status === "ok";
+  const databaseOk = database.status === "ok";
+  const problems = [];
+  if (!databaseOk) problems.push("Nothing can be saved right now");
+  if (!voiceOk) problems.push(databaseOk ? "Voices cannot be made or heard right now" : "voices cannot be made or heard");
+  const text = problems.length ? `${problems.join(", and ")}. Try again later.` : "Echo is ready.";
+  const facts = [
+    ["Server", health && health.status ? health.status : "unknown"],
+    [
+      "Voice engine",
+      voice.provider
+        ? `${VOICE_ENGINES[voice.provider] || voice.provider}: ${voice.status || "unknown"}`
+        : "none configured",
+    ],
+  ];
+  if (voice.description) facts.push(["About the voice engine", voice.description]);
+  facts.push([
+    "Database",
+    `${DATABASES[database.backend] || database.backend || "unknown"}: ${database.status || "unknown"}`,
+  ]);
+  if (model) {
+    const name = model.provider === "none" ? "none configured" : model.model || model.provider || "unknown";
+    facts.push(["Language model", `${name}: ${model.status || "unknown"}`]);
+    if (model.description) facts.push(["About the language model", model.description]);
+  }
+  return { text, state: voiceOk && databaseOk ? "ok" : "degraded", facts };
+}
+
+function showFacts(facts) {
+  byId("health-facts").replaceChildren(...facts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
 }
 
 async function checkHealth() {
@@ -48,23 +76,27 @@ async function checkHealth() {
     health = error.body && error.body.components ? error.body : null;
     described = health
       ? describeHealth(health)
-      : { text: `Server unreachable: ${messageOf(error)}`, state: "down", detail: "" };
+      : {
+          text: "Echo's server cannot be reached. Check the connection, then reload the page.",
+          state: "down",
+          facts: [["Error", messageOf(error)]],
+        };
   }
   // Who writes the echos' replies: said under the box where the person writes to an echo.
-  if (health) {
+  if (health && health.components) {
     state.languageModel = health.components.language_model || null;
     emit("health");
   }
   line.dataset.state = described.state;
   byId("health-text").textContent = described.text;
-  if (described.detail) line.title = described.detail;
-  else line.removeAttribute("title");
+  showFacts(described.facts);
 }
 
 async function start() {
   setupVoices();
   setupSpeak();
   setupEchos();
+  setupHistory();
   on("voices", () => {
     renderVoices();
     renderEchos();
@@ -73,6 +105,7 @@ async function start() {
     renderEchos();
     renderVoices();
   });
+  setupViews(); // after the lists: the walk-through reads the redrawn choices
 
   checkHealth();
   window.setInterval(() => {
@@ -91,14 +124,14 @@ async function start() {
   } catch (error) {
     byId("identity-line").textContent = "Not connected.";
     const text = `Could not set up your user on the server: ${messageOf(error)} Reload the page to try again.`;
-    showMessage(byId("voices-message"), "error", text);
+    showMessage(byId("echo-list-message"), "error", text);
     document.body.dataset.ready = "error";
     return;
   }
   useIdentity(identity);
   byId("identity-line").textContent = identity.describe();
   await Promise.all([loadVoices(), loadEchos()]);
-  await openFromAddress();
+  await follow({ focus: false });
   document.body.dataset.ready = "true";
 }
 

@@ -44,6 +44,17 @@ export function formatSeconds(seconds) {
   return Number.isFinite(seconds) ? `${seconds.toFixed(1)} s` : "";
 }
 
+/** A length in words: "8 seconds", "1 minute 5 seconds". */
+export function formatLength(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  const whole = Math.max(1, Math.round(seconds));
+  const minutes = Math.floor(whole / 60);
+  const rest = whole % 60;
+  const part = (n, unit) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+  if (!minutes) return part(rest, "second");
+  return rest ? `${part(minutes, "minute")} ${part(rest, "second")}` : part(minutes, "minute");
+}
+
 /** Show a message next to a form: kind is "error", "success", "info" or "" (clear). */
 export function showMessage(element, kind, text, details = []) {
   element.replaceChildren();
@@ -60,9 +71,21 @@ export function setBusy(form, busy) {
   for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = busy;
 }
 
+/**
+ * The result of something the person just did, where they are looking: said next to it, scrolled into view
+ * and given the focus (the message box has tabindex="-1"), so it is seen and read out.
+ */
+export function showResult(element, kind, text, details = []) {
+  showMessage(element, kind, text, details);
+  if (!kind || !text) return;
+  if (!element.hasAttribute("tabindex")) element.setAttribute("tabindex", "-1");
+  element.scrollIntoView({ block: "nearest" });
+  element.focus({ preventScroll: true });
+}
+
 let announceTimer = null;
 
-/** A live announcement in the page's status region (shown briefly as a toast too). */
+/** A live announcement in the page's status region, for screen readers (it is not shown on screen). */
 export function announce(text) {
   const region = byId("status");
   if (!region) return;

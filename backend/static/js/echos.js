@@ -1,5 +1,6 @@
-// Echos (personas on a cloned voice) and the conversation of the open one.
-// The open echo lives in the address (#echo=<id>), so a reload or a shared link reopens it.
+// Echos (personas on a cloned voice) and the conversation of the open one, which comes first: its messages and the
+// box to write to it, then what it remembers, and its name, description and voice to change.
+// The open echo lives in the address (#echo=<id>; views.js follows it), so a reload or a shared link reopens it.
 
 import { confirmAndDelete, sendForm } from "./actions.js";
 import { api, messageOf } from "./api.js";
@@ -9,23 +10,23 @@ import {
   byId,
   fieldError,
   h,
-  listItem,
   messageBubble,
   requiredValue,
   selectIfOffered,
   showMessage,
+  showResult,
   submitOnCtrlEnter,
-  timeElement,
   whileBusy,
 } from "./dom.js";
 import { openMemories, setupMemories } from "./memories.js";
-import { resetReply, setupReplies } from "./reply.js";
+import { renameInReply, resetReply, setupReplies } from "./reply.js";
 import { playIn, speakAsEcho } from "./speak.js";
 import { echoOfVoice, emit, on, state, voiceName } from "./state.js";
 import { loadVoices } from "./voices.js";
 
 let openEcho = null;
 let messages = []; // the open echo's stored messages, oldest first
+let createdNow = null; // an echo just made on this page: its conversation opens with the box to write to it
 
 // What an echo without a usable voice says, in the API's words (409 voice_deleted / no_voice).
 export const VOICE_NOTICES = {
@@ -39,11 +40,6 @@ const VOICE_ERRORS = { voice_deleted: "deleted", no_voice: "none" };
 export function voiceStatus(echo) {
   if (echo && ["ready", "deleted", "none"].includes(echo.voice_status)) return echo.voice_status;
   return echo && echo.voice_model_id ? "ready" : "none";
-}
-
-function echoIdFromHash() {
-  const match = /^#echo=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
-  return match ? match[1] : null;
 }
 
 /** "voice: Grandma" for an echo that has a voice; null otherwise (its notice says what to do). */
@@ -101,7 +97,7 @@ function voicePicker(echo, idBase, status) {
       { className: "voice-notice-help" },
       state.voices.length ? "Each of your voices already speaks for another echo. " : "You have no voices yet. ",
       h("a", { href: "#clone-section", id: `${idBase}-clone` }, "Clone a voice"),
-      ", then choose it here.",
+      " from a recording, then come back and choose it here.",
     );
   }
   const selectId = `${idBase}-select`;
@@ -150,13 +146,10 @@ async function chooseVoice(event, echo, idBase) {
       const { echo: updated } = await api.patch(path, { voice_model_id: modelId });
       const text = `${updated.name} now speaks in the voice “${voiceName(modelId) || "you chose"}”.`;
       replaceEcho(updated);
-      showMessage(byId(inConversation ? "conversation-message" : "echo-message"), "success", text);
+      fillEditForm();
+      showMessage(byId(inConversation ? "conversation-message" : "echo-list-message"), "success", text);
       announce(text);
       if (inConversation) byId("conversation-title").focus();
-      else {
-        const open = byId(`echo-${updated._id}-open`);
-        if (open) open.focus();
-      }
       await loadVoices(); // the voices' links to echos changed
     } catch (error) {
       // The form may have been redrawn meanwhile: find its message box again.
@@ -200,39 +193,51 @@ function renderConversationVoice() {
 
 // ---- list and create ------------------------------------------------------------------------
 
+/** What the list says under an echo's name: its voice, or in plain words why it cannot speak. */
+function echoLine(echo) {
+  const status = voiceStatus(echo);
+  if (status === "deleted") return h("span", { className: "voice-lost" }, "Its voice was deleted: choose another.");
+  if (status === "none") return h("span", { className: "voice-lost" }, "No voice yet: choose one.");
+  const name = voiceName(echo.voice_model_id);
+  return name ? `Voice: ${name}` : "Has a voice";
+}
+
 function echoItem(echo) {
   const isOpen = openEcho && openEcho._id === echo._id;
-  const voice = voiceLabel(echo);
   const status = voiceStatus(echo);
-  return listItem(
-    { className: isOpen ? "item current" : "item", dataset: { echoId: echo._id, voiceStatus: status } },
+  const link = h(
+    "a",
+    {
+      id: `echo-${echo._id}-open`,
+      className: "echo-link",
+      href: `#echo=${echo._id}`,
+      "aria-current": isOpen ? "page" : null,
+    },
+    h("span", { className: "visually-hidden" }, "Open conversation with "),
     echo.name,
-    [voice ? `${voice} · created ` : "created ", timeElement(echo.created_at)],
-    [
-      h(
-        "a",
-        {
-          id: `echo-${echo._id}-open`,
-          className: "button secondary small",
-          href: `#echo=${echo._id}`,
-          "aria-label": `Open conversation with ${echo.name}`,
-          "aria-current": isOpen ? "true" : null,
-        },
-        "Open",
-      ),
-      actionButton("danger", "Delete", `Delete echo ${echo.name}`, () => deleteEcho(echo), {
-        id: `echo-${echo._id}-delete`,
-      }),
-    ],
-    status === "ready" ? null : voiceNotice(echo, `echo-${echo._id}-voice`),
+  );
+  return h(
+    "li",
+    { className: isOpen ? "item echo current" : "item echo", dataset: { echoId: echo._id, voiceStatus: status } },
+    h(
+      "div",
+      { className: "item-main" },
+      h("p", { className: "item-title" }, link),
+      h("p", { className: "item-meta" }, echoLine(echo)),
+    ),
   );
 }
 
 export function renderEchos() {
   const list = byId("echos-list");
   rebuildKeeping(list, () => list.replaceChildren(...state.echos.map(echoItem)));
-  byId("echos-empty").hidden = state.echos.length > 0;
-  if (openEcho) byId("conversation-persona").textContent = personaLine(openEcho);
+  byId("echos-empty").hidden = !state.echosLoaded || state.echos.length > 0;
+  // With no echos the form to make one is open; with some, it is one click away.
+  if (state.echosLoaded && !state.echos.length) byId("new-echo").open = true;
+  if (openEcho) {
+    byId("conversation-persona").textContent = personaLine(openEcho);
+    fillEditVoices();
+  }
   renderConversationVoice();
 }
 
@@ -240,10 +245,11 @@ export async function loadEchos() {
   try {
     const body = await api.get("/api/echos", { limit: 200 });
     state.echos = body.echos || [];
+    state.echosLoaded = true;
     if (openEcho) openEcho = state.echos.find((echo) => echo._id === openEcho._id) || openEcho;
     emit("echos");
   } catch (error) {
-    showMessage(byId("echo-message"), "error", `Could not load your echos: ${messageOf(error)}`);
+    showMessage(byId("echo-list-message"), "error", `Could not load your echos: ${messageOf(error)}`);
   }
 }
 
@@ -259,28 +265,103 @@ async function submitEcho(event) {
   await sendForm(form, message, async () => {
     const { echo } = await api.post("/api/echo", body);
     form.reset();
-    showMessage(message, "success", `Echo “${echo.name}” created. Its conversation is open below.`);
-    announce(`Echo ${echo.name} created.`);
+    showMessage(message, "", "");
+    byId("new-echo").open = false;
+    announce(`Echo ${echo.name} made. Its conversation is open.`);
     await Promise.all([loadEchos(), loadVoices()]);
+    createdNow = echo._id;
     window.location.hash = `echo=${echo._id}`;
   });
 }
 
-function deleteEcho(echo) {
+function deleteEcho() {
+  const echo = openEcho;
+  if (!echo) return;
   const question = `Delete the echo “${echo.name}” and its whole conversation? Its voice is kept.`;
-  const message = byId("echo-message");
-  return confirmAndDelete(question, `/api/echo/${encodeURIComponent(echo._id)}`, message, echo.name, async (body) => {
-    if (openEcho && openEcho._id === echo._id) closeConversation();
-    showMessage(message, "success", body.message || `Echo “${echo.name}” deleted.`);
-    announce(`Echo ${echo.name} deleted.`);
+  const message = byId("edit-message");
+  return confirmAndDelete(question, `/api/echo/${encodeURIComponent(echo._id)}`, message, echo.name, async () => {
+    closeConversation();
     await Promise.all([loadEchos(), loadVoices()]);
+    window.location.hash = "echos";
+    showResult(byId("echo-list-message"), "success", `Echo “${echo.name}” deleted. Its voice is kept.`);
+    announce(`Echo ${echo.name} deleted.`);
+  });
+}
+
+// ---- changing an echo: name, description, voice -----------------------------------------------
+
+/** The voices this echo may speak in: its own, and those no other echo speaks in. */
+function voicesFor(echo) {
+  return state.voices.filter((voice) => !otherEchoOf(voice, echo));
+}
+
+function fillEditVoices() {
+  const select = byId("edit-voice");
+  const echo = openEcho;
+  if (!echo) return;
+  const current = select.value;
+  const ready = voiceStatus(echo) === "ready";
+  const options = [];
+  if (!ready) {
+    const label = voiceStatus(echo) === "deleted" ? "Its voice was deleted: choose another" : "Choose a voice…";
+    options.push(h("option", { value: "" }, label));
+  }
+  for (const voice of voicesFor(echo)) options.push(h("option", { value: voice.model_id }, voice.name || "Unnamed voice"));
+  if (ready && !options.some((o) => o.value === echo.voice_model_id)) {
+    options.unshift(h("option", { value: echo.voice_model_id }, voiceName(echo.voice_model_id) || "Its voice"));
+  }
+  select.replaceChildren(...options);
+  if (!selectIfOffered(select, current)) select.value = ready ? echo.voice_model_id : "";
+}
+
+/** Put the open echo's name, description and voice in the form (as the server has them). */
+function fillEditForm() {
+  const echo = openEcho;
+  if (!echo) return;
+  byId("edit-name").value = echo.name || "";
+  byId("edit-prompt").value = echo.persona_prompt || "";
+  byId("edit-voice").value = "";
+  fillEditVoices();
+  byId("edit-voice").value = voiceStatus(echo) === "ready" ? echo.voice_model_id : "";
+}
+
+async function submitEdit(event) {
+  event.preventDefault();
+  const echo = openEcho;
+  if (!echo) return;
+  const form = byId("echo-edit-form");
+  const message = byId("edit-message");
+  const name = requiredValue(byId("edit-name"), message, "Give the echo a name.");
+  if (!name) return;
+  const changes = {};
+  if (name !== echo.name) changes.name = name;
+  const persona = byId("edit-prompt").value.trim();
+  if (persona !== (echo.persona_prompt || "")) changes.persona_prompt = persona;
+  const voiceId = byId("edit-voice").value;
+  const hadVoice = voiceStatus(echo) === "ready" ? echo.voice_model_id : "";
+  if (voiceId && voiceId !== hadVoice) changes.voice_model_id = voiceId;
+  if (!Object.keys(changes).length) {
+    showResult(message, "info", "Nothing to save: nothing was changed.");
+    return;
+  }
+  await sendForm(form, message, async () => {
+    const { echo: updated } = await api.patch(`/api/echo/${encodeURIComponent(echo._id)}`, changes);
+    replaceEcho(updated);
+    byId("conversation-title").textContent = `Conversation with ${updated.name}`;
+    renameInReply(updated);
+    fillEditForm();
+    const said = ["Saved."];
+    if (changes.voice_model_id) said.push(`${updated.name} now speaks in the voice “${voiceName(updated.voice_model_id) || "you chose"}”.`);
+    showResult(message, "success", said.join(" "));
+    announce(said.join(" "));
+    if (changes.voice_model_id) await loadVoices(); // the voices' links to echos changed
   });
 }
 
 // ---- the conversation -----------------------------------------------------------------------
 
 function personaLine(echo) {
-  const persona = echo.persona_prompt ? echo.persona_prompt : "No persona written yet.";
+  const persona = echo.persona_prompt ? echo.persona_prompt : "Nothing written about them yet.";
   const voice = voiceLabel(echo);
   return voice ? `${persona} · ${voice.charAt(0).toUpperCase()}${voice.slice(1)}.` : persona;
 }
@@ -381,9 +462,9 @@ function closeConversation() {
   resetReply(null);
   openMemories(null);
   byId("conversation-section").hidden = true;
+  byId("echos-layout").classList.remove("has-open");
   byId("conversation-audio").pause();
   renderConversationVoice();
-  if (window.location.hash) history.replaceState(null, "", window.location.pathname + window.location.search);
   renderEchos();
 }
 
@@ -402,16 +483,21 @@ async function openConversation(echoId) {
     byId("conversation-audio").hidden = true;
     showMessage(status, "", "");
     showMessage(byId("message-message"), "", "");
+    showMessage(byId("edit-message"), "", "");
+    byId("echo-edit").open = false;
     resetReply(echo);
+    fillEditForm();
     renderMessages(stored);
     openMemories(echo);
     section.hidden = false;
+    byId("echos-layout").classList.add("has-open");
     renderEchos(); // also draws the voice notice when the echo cannot speak
     return true;
   } catch (error) {
     openEcho = null;
     section.hidden = true;
-    showMessage(byId("echo-message"), "error", `Could not open the conversation: ${messageOf(error)}`);
+    byId("echos-layout").classList.remove("has-open");
+    showResult(byId("echo-list-message"), "error", `Could not open the conversation: ${messageOf(error)}`);
     return false;
   }
 }
@@ -436,36 +522,44 @@ async function submitMessage(event) {
   });
 }
 
-async function followHash({ focus = true } = {}) {
-  const echoId = echoIdFromHash();
-  if (!echoId) {
-    // Links to sections (#speak-section, …) leave the conversation open; an empty address closes it.
-    if (openEcho && !window.location.hash) closeConversation();
-    return;
-  }
-  if (openEcho && openEcho._id === echoId) return;
-  if ((await openConversation(echoId)) && focus) {
+/** The open echo's id, or null. */
+export function openEchoId() {
+  return openEcho ? openEcho._id : null;
+}
+
+/**
+ * Show the conversation with an echo (views.js calls this for #echo=<id>). With `focus`, the conversation is
+ * brought into view (on a phone it fills the screen) and its title takes the focus; an echo just made puts
+ * the focus in the box to write to it.
+ */
+export async function showEcho(echoId, { focus = true } = {}) {
+  const already = openEcho && openEcho._id === echoId;
+  if (!already && !(await openConversation(echoId))) return false;
+  if (focus) {
     byId("conversation-section").scrollIntoView({ block: "start" });
-    byId("conversation-title").focus();
+    if (createdNow === echoId) byId("reply-content").focus({ preventScroll: true });
+    else byId("conversation-title").focus({ preventScroll: true });
   }
+  createdNow = null;
+  return true;
+}
+
+/** Back to the list of echos (views.js calls this for #echos). */
+export function closeEcho() {
+  if (openEcho) closeConversation();
 }
 
 export function setupEchos() {
   byId("echo-form").addEventListener("submit", submitEcho);
+  byId("echo-edit-form").addEventListener("submit", submitEdit);
   byId("message-form").addEventListener("submit", submitMessage);
   submitOnCtrlEnter(byId("message-content"));
+  submitOnCtrlEnter(byId("edit-prompt"));
   setupReplies(conversation);
   setupMemories();
-  byId("conversation-close").addEventListener("click", () => {
-    closeConversation();
-    byId("echos-title").scrollIntoView({ block: "start" });
-  });
-  window.addEventListener("hashchange", () => followHash());
+  const remove = h("button", { type: "button", id: "echo-delete", className: "button danger" }, "Delete this echo");
+  remove.addEventListener("click", deleteEcho);
+  byId("echo-edit-form").querySelector(".actions").append(remove);
   // A deleted voice leaves its echo without one: the server says which echos, so ask again.
   on("voice-deleted", () => loadEchos());
-}
-
-/** After the first load: reopen the echo named in the address. */
-export function openFromAddress() {
-  return followHash({ focus: false });
 }

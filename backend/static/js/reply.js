@@ -78,6 +78,12 @@ export function resetReply(echo) {
   updateNote();
 }
 
+/** The open echo was renamed: the box and the note say its new name (a reply being written goes on). */
+export function renameInReply(echo) {
+  byId("reply-label").textContent = `Write to ${echo.name}`;
+  updateNote();
+}
+
 function liveBubble(echo) {
   const bubble = messageBubble(
     "div",

@@ -4,6 +4,7 @@ export const state = {
   voices: [], // voice models loaded so far, newest first
   voicesTotal: 0,
   echos: [],
+  echosLoaded: false, // the list has come from the server at least once
   languageModel: null, // /health's components.language_model ({provider, model, description}), once known
 };
 
