@@ -67,7 +67,8 @@ describe('Echo app', () => {
       return json(404, { success: false, error: 'not_found', message: 'nope' });
     });
     renderRouter(routes, { initialUrl: '/settings' });
-    expect(await screen.findByText('local|sam')).toBeTruthy();
+    expect(await screen.findByText('sam')).toBeTruthy();
+    expect(screen.queryByText(/local\|/)).toBeNull();
     fireEvent.press(screen.getByTestId('sign-out-button'));
     expect(await screen.findByTestId('sign-in-screen')).toBeTruthy();
     expect(store.has(SESSION_KEY)).toBe(false);

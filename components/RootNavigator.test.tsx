@@ -14,6 +14,9 @@ function routes(signedIn: boolean) {
     'echo/new': () => <Text>New echo page</Text>,
     'echo/[id]': () => <Text>Conversation page</Text>,
     'echo/[id]/memories': () => <Text>Memories page</Text>,
+    'echo/[id]/edit': () => <Text>Edit echo page</Text>,
+    'voice/new': () => <Text>New voice page</Text>,
+    '(tabs)/history': () => <Text>History page</Text>,
     '+not-found': () => <Text>Not found page</Text>,
   };
 }
@@ -48,6 +51,19 @@ describe('sign-in guard', () => {
     renderRouter(routes(false), { initialUrl: '/echo/e1/memories' });
     expect(screen.getByText('Sign in page')).toBeTruthy();
     expect(screen.queryByText('Memories page')).toBeNull();
+  });
+
+  it.each([
+    ['/echo/e1/edit', 'Edit echo page'],
+    ['/voice/new', 'New voice page'],
+    ['/history', 'History page'],
+  ])('opens %s for a signed-in user and keeps a signed-out one out', (url, text) => {
+    const signedIn = renderRouter(routes(true), { initialUrl: url });
+    expect(screen.getByText(text)).toBeTruthy();
+    signedIn.unmount();
+    renderRouter(routes(false), { initialUrl: url });
+    expect(screen.getByText('Sign in page')).toBeTruthy();
+    expect(screen.queryByText(text)).toBeNull();
   });
 
   it('sends a signed-in user away from sign-in', () => {

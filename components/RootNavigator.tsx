@@ -9,6 +9,8 @@ export function RootNavigator({ signedIn }: { signedIn: boolean }) {
         <Stack.Screen name="echo/new" options={{ title: 'New echo', presentation: 'modal' }} />
         <Stack.Screen name="echo/[id]" options={{ title: 'Conversation' }} />
         <Stack.Screen name="echo/[id]/memories" options={{ title: 'Memories' }} />
+        <Stack.Screen name="echo/[id]/edit" options={{ title: 'Edit echo' }} />
+        <Stack.Screen name="voice/new" options={{ title: 'New voice', presentation: 'modal' }} />
       </Stack.Protected>
       <Stack.Protected guard={!signedIn}>
         <Stack.Screen name="(auth)/sign-in" options={{ headerShown: false, title: 'Sign in' }} />

@@ -96,4 +96,5 @@ export const VOICE_LIMITS = {
   recommendedMax: 30,
 } as const;
 
-export const SAMPLE_TEXT = 'Hello! This is a short sample of my cloned voice.';
+/** What a voice's preview says: short and fixed (the server caches the answer, so repeats are instant). */
+export const SAMPLE_TEXT = 'Hello. This is how this voice sounds in Echo.';

@@ -211,6 +211,66 @@ describe('API client errors and retries', () => {
     await expect(api.listEchos()).rejects.toMatchObject({ status: 401 });
     expect(onUnauthorized).toHaveBeenCalledTimes(1);
   });
+
+  it('renews the token once on a 401 and sends a POST again with the new one', async () => {
+    const credentials = { userId: 'u1', accessToken: 'old' };
+    const fetchImpl = jest
+      .fn()
+      .mockResolvedValueOnce(jsonResponse(401, { success: false, error: 'unauthorized', message: 'Token expired.' }))
+      .mockResolvedValueOnce(jsonResponse(201, { success: true, echo: { _id: 'e1' } }));
+    const renewCredentials = jest.fn(async () => {
+      credentials.accessToken = 'new';
+      return true;
+    });
+    const onUnauthorized = jest.fn();
+    const api = createApiClient({ baseUrl: 'http://x', fetchImpl, getCredentials: () => credentials, renewCredentials, onUnauthorized });
+    await expect(api.createEcho({ name: 'A', persona_prompt: 'B', voice_model_id: 'm1' })).resolves.toMatchObject({ echo: { _id: 'e1' } });
+    expect(renewCredentials).toHaveBeenCalledTimes(1);
+    expect((fetchImpl.mock.calls[1][1] as RequestInit).headers).toMatchObject({ Authorization: 'Bearer new' });
+    expect(onUnauthorized).not.toHaveBeenCalled();
+  });
+});
+
+describe('voices, recordings and the history of what was spoken', () => {
+  it('renames a voice with PATCH', async () => {
+    const { api, call } = setup([jsonResponse(200, { success: true, voice_model: { name: 'Rose' } })]);
+    await api.renameVoiceModel('m/1', 'Rose');
+    const [url, init] = call(0);
+    expect(url).toBe('http://localhost:5000/api/voice-models/m%2F1');
+    expect(init.method).toBe('PATCH');
+    expect(JSON.parse(init.body as string)).toEqual({ name: 'Rose', user_id: 'u1' });
+  });
+
+  it("asks for a voice's recording, and previews a voice with a fixed text (not progressive)", async () => {
+    const { api, call } = setup([
+      jsonResponse(200, { success: true, recording_url: '/api/recording/m1?sig=s' }),
+      jsonResponse(200, { success: true, audio_url: '/api/audio/p.mp3' }),
+    ]);
+    await expect(api.getVoiceRecording('m1')).resolves.toMatchObject({ recording_url: '/api/recording/m1?sig=s' });
+    expect(call(0)[0]).toBe('http://localhost:5000/api/voice-models/m1/recording?user_id=u1');
+    await api.previewVoice('m1', 'Hello.');
+    expect(JSON.parse(call(1)[1].body as string)).toEqual({ text: 'Hello.', format: 'mp3', reference_id: 'm1', user_id: 'u1' });
+  });
+
+  it('lists, deletes one and clears the speech history', async () => {
+    const { api, call } = setup([
+      jsonResponse(200, { success: true, items: [], count: 0, total: 0, limit: 20, offset: 40 }),
+      jsonResponse(200, { success: true }),
+      jsonResponse(200, { success: true, deleted: 3 }),
+    ]);
+    await api.listSpeechHistory({ limit: 20, offset: 40 });
+    expect(call(0)[0]).toBe('http://localhost:5000/api/speech-history?limit=20&offset=40&user_id=u1');
+    await api.deleteSpeechHistoryItem('h1');
+    expect(call(1)[0]).toBe('http://localhost:5000/api/speech-history/h1?user_id=u1');
+    expect(call(1)[1].method).toBe('DELETE');
+    await expect(api.clearSpeechHistory()).resolves.toEqual({ success: true, deleted: 3 });
+    expect(call(2)[0]).toBe('http://localhost:5000/api/speech-history?user_id=u1');
+  });
+
+  it('plays a signed address as it is, without user_id or headers', () => {
+    const { api } = setup([], { userId: 'u1', accessToken: 'tok' });
+    expect(api.audioSource('/api/recording/m1?sig=s', true)).toEqual({ uri: 'http://localhost:5000/api/recording/m1?sig=s' });
+  });
 });
 
 class FakeXhr {
@@ -273,6 +333,15 @@ afterAll(() => {
   global.FormData = RealFormData;
 });
 
+/** Lets queued promise callbacks run until the latest fake request matches (bounded). */
+async function waitForXhr(match: (xhr: FakeXhr) => boolean): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    if (FakeXhr.last && match(FakeXhr.last) && FakeXhr.last.body) return;
+    await Promise.resolve();
+  }
+  throw new Error('the request was not sent');
+}
+
 describe('uploadReference', () => {
   const file = { uri: 'file:///voice.wav', name: 'voice.wav', mimeType: 'audio/wav' };
 
@@ -301,6 +370,28 @@ describe('uploadReference', () => {
     xhr.respond(201, { success: true, model_id: 'm1', reference_id: 'm1', warnings: [] });
     await expect(promise).resolves.toMatchObject({ model_id: 'm1' });
     expect(progress).toEqual([0.5, 1]);
+  });
+
+  it('uploads again after renewing the token on a 401', async () => {
+    const credentials = { userId: 'u1', accessToken: 'old' };
+    const onUnauthorized = jest.fn();
+    const api = createApiClient({
+      baseUrl: 'http://localhost:5000',
+      getCredentials: () => credentials,
+      xhrFactory: () => new FakeXhr() as unknown as XMLHttpRequest,
+      onUnauthorized,
+      renewCredentials: async () => {
+        credentials.accessToken = 'new';
+        return true;
+      },
+    });
+    const promise = api.uploadReference({ file, name: 'Rose', consent: true });
+    await waitForXhr((x) => x.headers.Authorization === 'Bearer old');
+    FakeXhr.last!.respond(401, { success: false, error: 'unauthorized', message: 'Token expired.' });
+    await waitForXhr((x) => x.headers.Authorization === 'Bearer new');
+    FakeXhr.last!.respond(201, { success: true, model_id: 'm1' });
+    await expect(promise).resolves.toMatchObject({ model_id: 'm1' });
+    expect(onUnauthorized).not.toHaveBeenCalled();
   });
 
   it("refuses to upload without the speaker's consent", async () => {

@@ -18,6 +18,7 @@ import type {
   MessageRole,
   ReplyAudio,
   ReplyResponse,
+  SpeechHistoryPage,
   SynthesizeResponse,
   UploadFile,
   UploadReferenceInput,
@@ -25,6 +26,7 @@ import type {
   UserRecord,
   UserResponse,
   VoiceModel,
+  VoiceRecordingResponse,
 } from './types';
 
 export interface Credentials {
@@ -37,8 +39,13 @@ export interface Credentials {
 export interface ApiClientOptions {
   baseUrl: string;
   getCredentials?: () => Credentials | null;
-  /** Called when the server answers 401 (an expired or rejected token). */
+  /** Called when the server answers 401 (an expired or rejected token) and renewing did not help. */
   onUnauthorized?: (error: ApiError) => void;
+  /**
+   * Renews the access token after a 401 (with the refresh token); resolves true when there is a new one.
+   * Each request renews at most once and is then sent once more; concurrent 401s share one renewal.
+   */
+  renewCredentials?: () => Promise<boolean>;
   fetchImpl?: typeof fetch;
   xhrFactory?: () => XMLHttpRequest;
   /** Per-request timeout for JSON calls, in milliseconds. */
@@ -186,9 +193,42 @@ export function createApiClient(options: ApiClientOptions) {
     return token ? { Authorization: `Bearer ${token}` } : {};
   }
 
-  function fail(error: ApiError): never {
-    if (error.status === 401) options.onUnauthorized?.(error);
-    throw error;
+  let renewing: Promise<boolean> | null = null;
+
+  /** One renewal at a time; a request whose token was already replaced meanwhile just goes again. */
+  async function renewAfter401(usedToken: string | null): Promise<boolean> {
+    if (!options.renewCredentials) return false;
+    const current = credentials().accessToken;
+    if (current && current !== usedToken) return true;
+    if (!renewing) {
+      renewing = options.renewCredentials().catch(() => false).finally(() => {
+        renewing = null;
+      });
+    }
+    return renewing;
+  }
+
+  /**
+   * Runs a call; on a 401 renews the token once and runs it again. A 401 that remains (or no way to renew)
+   * goes to onUnauthorized, which signs the person out.
+   */
+  async function withRenewal<T>(run: () => Promise<T>): Promise<T> {
+    const usedToken = credentials().accessToken;
+    try {
+      return await run();
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 401) throw e;
+      if (!(await renewAfter401(usedToken))) {
+        options.onUnauthorized?.(e);
+        throw e;
+      }
+    }
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) options.onUnauthorized?.(e);
+      throw e;
+    }
   }
 
   async function once<T>(method: string, url: string, init: RequestInit, ms: number, signal?: AbortSignal): Promise<T> {
@@ -220,7 +260,11 @@ export function createApiClient(options: ApiClientOptions) {
     }
   }
 
-  async function request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
+  function request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
+    return withRenewal(() => requestOnce<T>(method, path, opts));
+  }
+
+  async function requestOnce<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
     const withUser = opts.withUser ?? true;
     const { userId } = credentials();
     const query: Query = { ...(opts.query ?? {}) };
@@ -243,7 +287,7 @@ export function createApiClient(options: ApiClientOptions) {
       } catch (e) {
         const error = e as ApiError;
         const retryable = error.code === 'network_error' || error.code === 'timeout' || RETRYABLE_STATUS.has(error.status);
-        if (!retryable || attempt >= retries || opts.signal?.aborted) fail(error);
+        if (!retryable || attempt >= retries || opts.signal?.aborted) throw error;
         const backoff = Math.min(MAX_RETRY_DELAY_MS, retryBase * 2 ** attempt);
         const delay = error.retryAfterSeconds !== null ? Math.min(MAX_RETRY_DELAY_MS, error.retryAfterSeconds * 1000) : backoff / 2 + Math.random() * (backoff / 2);
         await sleep(delay);
@@ -266,7 +310,14 @@ export function createApiClient(options: ApiClientOptions) {
   }
 
   /** Uploads a voice reference with XMLHttpRequest, which (unlike fetch) reports upload progress. */
-  async function uploadReference(
+  function uploadReference(
+    input: UploadReferenceInput,
+    handlers: { onProgress?: (fraction: number) => void; signal?: AbortSignal } = {},
+  ): Promise<UploadResponse> {
+    return withRenewal(() => uploadReferenceOnce(input, handlers));
+  }
+
+  async function uploadReferenceOnce(
     input: UploadReferenceInput,
     handlers: { onProgress?: (fraction: number) => void; signal?: AbortSignal } = {},
   ): Promise<UploadResponse> {
@@ -284,10 +335,7 @@ export function createApiClient(options: ApiClientOptions) {
 
     const xhr = options.xhrFactory ? options.xhrFactory() : new XMLHttpRequest();
     return new Promise<UploadResponse>((resolve, reject) => {
-      const rejectWith = (error: ApiError) => {
-        if (error.status === 401) options.onUnauthorized?.(error);
-        reject(error);
-      };
+      const rejectWith = (error: ApiError) => reject(error);
       xhr.open('POST', `${baseUrl}/api/upload-reference`);
       xhr.timeout = options.uploadTimeoutMs ?? 180_000;
       xhr.setRequestHeader('Accept', 'application/json');
@@ -327,6 +375,11 @@ export function createApiClient(options: ApiClientOptions) {
    * server's code and plain words for an `error` event, `incomplete` when the stream ends without a reply).
    */
   function replyToMessage(echoId: string, input: ReplyInput = {}, handlers: ReplyHandlers = {}): Promise<ReplyResponse> {
+    // A 401 comes before anything is stored or streamed, so asking again after renewing is safe.
+    return withRenewal(() => replyOnce(echoId, input, handlers));
+  }
+
+  function replyOnce(echoId: string, input: ReplyInput, handlers: ReplyHandlers): Promise<ReplyResponse> {
     const body: Record<string, unknown> = { format: input.format ?? 'mp3' };
     if (input.content !== undefined) body.content = input.content;
     if (input.speak !== undefined) body.speak = input.speak;
@@ -347,10 +400,8 @@ export function createApiClient(options: ApiClientOptions) {
         if (settled) return;
         settled = true;
         handlers.signal?.removeEventListener('abort', onAbort);
-        if (error) {
-          if (error.status === 401) options.onUnauthorized?.(error);
-          reject(error);
-        } else resolve(value!);
+        if (error) reject(error);
+        else resolve(value!);
       };
       const onAbort = () => {
         settle(new ApiError(0, 'aborted', 'The reply was stopped.'));
@@ -461,9 +512,13 @@ export function createApiClient(options: ApiClientOptions) {
     return `${baseUrl}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`;
   }
 
-  /** A source for expo-audio: the audio URL (with user_id) and, when signed in with Auth0, the bearer header. */
-  function audioSource(audioUrl: string): { uri: string; headers?: Record<string, string> } {
+  /**
+   * A source for expo-audio: the audio URL (with user_id) and, when signed in with Auth0, the bearer header.
+   * A signed address (`signed`: a recording_url or a history item's audio_url) is played as it is.
+   */
+  function audioSource(audioUrl: string, signed = false): { uri: string; headers?: Record<string, string> } {
     const url = resolveUrl(audioUrl);
+    if (signed) return { uri: url };
     const { userId } = credentials();
     const uri = userId && !/[?&]user_id=/.test(url) ? `${url}${url.includes('?') ? '&' : '?'}user_id=${encodeURIComponent(userId)}` : url;
     const headers = authHeaders();
@@ -516,6 +571,25 @@ export function createApiClient(options: ApiClientOptions) {
       request<{ success: true; voice_model: VoiceModel }>('GET', `/api/voice-models/${seg(modelId)}`),
     deleteVoiceModel: (modelId: string) =>
       request<{ success: true; message: string }>('DELETE', `/api/voice-models/${seg(modelId)}`),
+    /** Gives a voice another name (1 to 100 characters). */
+    renameVoiceModel: (modelId: string, name: string) =>
+      request<{ success: true; voice_model: VoiceModel }>('PATCH', `/api/voice-models/${seg(modelId)}`, { body: { name } }),
+    /** A signed address of the voice's original recording (404 `no_recording` when none was kept). */
+    getVoiceRecording: (modelId: string) =>
+      request<VoiceRecordingResponse>('GET', `/api/voice-models/${seg(modelId)}/recording`),
+    /** A short sample of a cloned voice: a fixed text, so the server's cache makes repeats instant. */
+    previewVoice: (modelId: string, text: string) =>
+      request<SynthesizeResponse>('POST', '/api/synthesize', {
+        body: { text, format: 'mp3', reference_id: modelId },
+        timeoutMs: options.synthesizeTimeoutMs ?? 90_000,
+      }),
+
+    /** What Echo has spoken for this person, newest first. */
+    listSpeechHistory: (page: { limit?: number; offset?: number } = {}) =>
+      request<SpeechHistoryPage>('GET', '/api/speech-history', { query: page }),
+    deleteSpeechHistoryItem: (itemId: string) =>
+      request<{ success: true }>('DELETE', `/api/speech-history/${seg(itemId)}`),
+    clearSpeechHistory: () => request<{ success: true; deleted: number }>('DELETE', '/api/speech-history'),
 
     createEcho: (echo: { name: string; persona_prompt: string; voice_model_id: string }) =>
       request<{ success: true; echo: Echo }>('POST', '/api/echo', { body: { ...echo } }),

@@ -2,15 +2,30 @@
  * Auth0 sign-in with the authorization-code flow and PKCE (expo-auth-session).
  *
  * The access token (audience = the Echo API) goes on every API call; the ID token only
- * tells the app who signed in (`sub`, `email`). The backend verifies the access token.
+ * tells the app who signed in (`sub`, `email`). The backend verifies the access token. The refresh token
+ * (scope offline_access) renews the access token when the server answers 401 (`refreshAuth0Tokens`).
  */
-import { exchangeCodeAsync, makeRedirectUri, ResponseType, useAuthRequest, useAutoDiscovery } from 'expo-auth-session';
+import { exchangeCodeAsync, makeRedirectUri, refreshAsync, ResponseType, useAuthRequest, useAutoDiscovery } from 'expo-auth-session';
 import { useCallback, useEffect, useState } from 'react';
 
 import type { Auth0Config } from '@/constants/config';
 
 import { errorMessage } from './api';
-import type { Auth0Tokens } from './session';
+import type { Auth0Tokens, RenewedTokens } from './session';
+
+/** Auth0's token endpoint for a tenant domain. */
+export function auth0TokenEndpoint(auth0: Auth0Config): string {
+  return `https://${auth0.domain}/oauth/token`;
+}
+
+/** A new access token from a refresh token (expo-auth-session's refresh grant). */
+export async function refreshAuth0Tokens(auth0: Auth0Config, refreshToken: string): Promise<RenewedTokens> {
+  const tokens = await refreshAsync(
+    { clientId: auth0.clientId, refreshToken, extraParams: { audience: auth0.audience } },
+    { tokenEndpoint: auth0TokenEndpoint(auth0) },
+  );
+  return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? null, expiresIn: tokens.expiresIn ?? null };
+}
 
 /** The claims of a JWT's payload, unverified: only for display and the user's `sub`. */
 export function decodeJwtPayload(token: string): Record<string, unknown> | null {
@@ -48,7 +63,8 @@ export function useAuth0SignIn(auth0: Auth0Config, onTokens: (tokens: Auth0Token
       redirectUri,
       responseType: ResponseType.Code,
       usePKCE: true,
-      scopes: ['openid', 'profile', 'email'],
+      // offline_access: a refresh token, so an expired access token is renewed without signing in again.
+      scopes: ['openid', 'profile', 'email', 'offline_access'],
       extraParams: { audience: auth0.audience },
     },
     discovery,
@@ -86,6 +102,8 @@ export function useAuth0SignIn(auth0: Auth0Config, onTokens: (tokens: Auth0Token
           accessToken: tokens.accessToken,
           sub,
           email: typeof claims?.email === 'string' ? claims.email : null,
+          name: typeof claims?.name === 'string' ? claims.name : null,
+          refreshToken: tokens.refreshToken ?? null,
           expiresIn: tokens.expiresIn ?? null,
         });
       } catch (e) {

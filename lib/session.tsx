@@ -3,13 +3,17 @@
  *
  * Local mode (no Auth0): the person picks a name, the app registers "local|<name>" through
  * POST /api/users/<id> and keeps the returned user id. Auth0 mode: the access token from the
- * PKCE login goes on every call as a Bearer token. Either way the session is persisted.
+ * PKCE login goes on every call as a Bearer token; a 401 renews it once with the refresh token before
+ * signing out. Either way the session is persisted.
+ *
+ * People never see "local|name" or an Auth0 `sub`: `displayNameOf` gives the name to show.
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 
 import type { AppConfig } from '@/constants/config';
 
 import { ApiError, createApiClient, type ApiClient } from './api';
+import { refreshAuth0Tokens } from './auth0';
 import * as defaultStorage from './storage';
 
 export const SESSION_KEY = 'echo.session.v1';
@@ -21,9 +25,21 @@ export interface Session {
   /** The identity the user record was made for: "local|name" or the Auth0 `sub`. */
   identity: string;
   email?: string | null;
+  /** The name to show: what the person typed in local mode; their name or email with Auth0. */
+  displayName?: string | null;
   accessToken?: string | null;
+  /** Auth0's refresh token (scope offline_access): renews the access token after a 401. */
+  refreshToken?: string | null;
   /** Access token expiry, epoch milliseconds. */
   expiresAt?: number | null;
+}
+
+/** The name to show for a session; never "local|…" or an Auth0 `sub`. */
+export function displayNameOf(session: Session): string {
+  const given = session.displayName?.trim();
+  if (given) return given;
+  if (session.mode === 'local') return session.identity.replace(/^local\|/, '');
+  return session.email || 'You';
 }
 
 export type SessionState =
@@ -35,8 +51,19 @@ export interface Auth0Tokens {
   accessToken: string;
   sub: string;
   email?: string | null;
+  name?: string | null;
+  refreshToken?: string | null;
   expiresIn?: number | null;
 }
+
+/** A renewed access token (and the refresh token, when the provider rotates it). */
+export interface RenewedTokens {
+  accessToken: string;
+  refreshToken?: string | null;
+  expiresIn?: number | null;
+}
+
+export type RenewTokens = (auth0: NonNullable<AppConfig['auth0']>, refreshToken: string) => Promise<RenewedTokens>;
 
 export interface SessionContextValue {
   state: SessionState;
@@ -77,15 +104,18 @@ export function SessionProvider({
   children,
   storage = defaultStorage,
   fetchImpl,
+  renewTokens = refreshAuth0Tokens,
 }: {
   config: AppConfig;
   children: ReactNode;
   storage?: SessionStorage;
   fetchImpl?: typeof fetch;
+  renewTokens?: RenewTokens;
 }) {
   const [state, setState] = useState<SessionState>({ status: 'loading' });
   const sessionRef = useRef<Session | null>(null);
   const signOutRef = useRef<(notice?: string) => Promise<void>>(async () => {});
+  const renewRef = useRef<() => Promise<boolean>>(async () => false);
 
   const api = useMemo(
     () =>
@@ -96,6 +126,7 @@ export function SessionProvider({
           userId: sessionRef.current?.userId ?? null,
           accessToken: sessionRef.current?.accessToken ?? null,
         }),
+        renewCredentials: () => renewRef.current(),
         onUnauthorized: () => {
           if (sessionRef.current) void signOutRef.current('Your session has expired. Please sign in again.');
         },
@@ -120,6 +151,25 @@ export function SessionProvider({
   const signOut = useCallback((notice?: string) => setSession(null, notice), [setSession]);
   signOutRef.current = signOut;
 
+  // After a 401: a new access token from the refresh token, once; false signs the person out.
+  renewRef.current = async () => {
+    const current = sessionRef.current;
+    if (!current || current.mode !== 'auth0' || !current.refreshToken || !config.auth0) return false;
+    try {
+      const fresh = await renewTokens(config.auth0, current.refreshToken);
+      if (sessionRef.current !== current || !fresh.accessToken) return false; // signed out meanwhile
+      await setSession({
+        ...current,
+        accessToken: fresh.accessToken,
+        refreshToken: fresh.refreshToken || current.refreshToken,
+        expiresAt: fresh.expiresIn ? Date.now() + fresh.expiresIn * 1000 : null,
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
   // Restore a saved session, dropping one from the other mode or with an expired token.
   useEffect(() => {
     let active = true;
@@ -134,7 +184,8 @@ export function SessionProvider({
       }
       if (!active) return;
       const wantedMode = config.auth0 ? 'auth0' : 'local';
-      const expired = saved?.expiresAt != null && saved.expiresAt <= Date.now();
+      // An expired token with a refresh token is kept: the first 401 renews it.
+      const expired = saved?.expiresAt != null && saved.expiresAt <= Date.now() && !saved.refreshToken;
       if (saved && saved.mode === wantedMode && !expired) {
         sessionRef.current = saved;
         setState({ status: 'signedIn', session: saved });
@@ -153,7 +204,13 @@ export function SessionProvider({
       const identity = localIdentity(name);
       const result = await api.ensureUser(identity);
       if (!result.user) throw new ApiError(500, 'invalid_response', 'The server did not return a user id.');
-      await setSession({ mode: 'local', userId: result.user, identity, email: result.user_record?.email ?? null });
+      await setSession({
+        mode: 'local',
+        userId: result.user,
+        identity,
+        email: result.user_record?.email ?? null,
+        displayName: name.trim().replace(/\s+/g, ' ').slice(0, 48) || identity.replace(/^local\|/, ''),
+      });
     },
     [api, setSession],
   );
@@ -162,7 +219,14 @@ export function SessionProvider({
     async (tokens: Auth0Tokens) => {
       const expiresAt = tokens.expiresIn ? Date.now() + tokens.expiresIn * 1000 : null;
       // The token must be in place before the call: the backend derives the user from it.
-      sessionRef.current = { mode: 'auth0', userId: '', identity: tokens.sub, accessToken: tokens.accessToken, expiresAt };
+      sessionRef.current = {
+        mode: 'auth0',
+        userId: '',
+        identity: tokens.sub,
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken ?? null,
+        expiresAt,
+      };
       try {
         const result = await api.ensureUser(tokens.sub, tokens.email);
         await setSession({
@@ -170,7 +234,9 @@ export function SessionProvider({
           userId: result.user,
           identity: tokens.sub,
           email: tokens.email ?? result.user_record?.email ?? null,
+          displayName: tokens.name ?? tokens.email ?? result.user_record?.email ?? null,
           accessToken: tokens.accessToken,
+          refreshToken: tokens.refreshToken ?? null,
           expiresAt,
         });
       } catch (error) {

@@ -78,6 +78,44 @@ export interface SynthesizeResponse {
   media_type: string;
   provider: VoiceProvider;
   reference_id: string | null;
+  /** Present on a complete answer; a progressive one (complete=false) learns its length as it plays. */
+  duration_seconds?: number | null;
+  complete?: boolean;
+}
+
+/** Where a voice's original recording can be played (a signed path: no headers needed). */
+export interface VoiceRecordingResponse {
+  success: true;
+  recording_url: string;
+  media_type?: string;
+  expires_in?: number;
+}
+
+/** One thing Echo spoke (POST /api/synthesize), as GET /api/speech-history lists it. */
+export interface SpeechHistoryItem {
+  _id: string;
+  text: string;
+  /** null: the stock voice. */
+  voice_model_id: string | null;
+  /** null when the voice is gone (or there was none). */
+  voice_name: string | null;
+  echo_id: string | null;
+  format: AudioFormat | (string & {});
+  created_at: string;
+  size_bytes?: number | null;
+  duration_seconds?: number | null;
+  sample_rate?: number | null;
+  /** Signed, playable and downloadable; null when the audio is no longer kept. */
+  audio_url: string | null;
+}
+
+export interface SpeechHistoryPage {
+  success: true;
+  items: SpeechHistoryItem[];
+  count: number;
+  total: number;
+  limit: number;
+  offset: number;
 }
 
 export interface HealthComponent {

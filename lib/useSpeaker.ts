@@ -9,6 +9,7 @@ import { createAudioPlayer, setAudioModeAsync, type AudioPlayer } from 'expo-aud
 import { useCallback, useEffect, useRef, useState } from 'react';
 
 import { errorMessage } from './api';
+import { quietAbortedPlayback } from './audioAbort';
 import { useApi } from './session';
 
 export type SpeakerPhase = 'idle' | 'loading' | 'playing';
@@ -24,8 +25,11 @@ export interface Speaker {
   stop: () => void;
   /** Stops `key` if it is the one playing or loading, otherwise speaks it. */
   toggle: (key: string, text: string, voice: SpeakVoice) => Promise<void>;
-  /** Plays audio the server already made (a backend path such as an echo reply's audio_url) under `key`. */
-  play: (key: string, audioUrl: string) => void;
+  /**
+   * Plays audio the server already made (a backend path such as an echo reply's audio_url) under `key`;
+   * `signed` for an address that carries its own signature (a recording_url, a history item's audio_url).
+   */
+  play: (key: string, audioUrl: string, options?: { signed?: boolean }) => void;
   /** Gives what plays under `from` the key `to` (a reply in progress that has been stored). */
   rekey: (from: string, to: string) => void;
 }
@@ -36,6 +40,7 @@ export interface SpeakerOptions {
 }
 
 let audioModeSet = false;
+quietAbortedPlayback();
 
 export function useSpeaker(options: SpeakerOptions = {}): Speaker {
   const api = useApi();
@@ -62,8 +67,8 @@ export function useSpeaker(options: SpeakerOptions = {}): Speaker {
 
   // Play ``audioUrl`` (relative to the backend) for request ``mine``; back to idle when it ends, if still current.
   const startPlayer = useCallback(
-    (audioUrl: string, mine: number) => {
-      const player = createAudioPlayer(api.audioSource(audioUrl));
+    (audioUrl: string, mine: number, signed = false) => {
+      const player = createAudioPlayer(api.audioSource(audioUrl, signed));
       playerRef.current = player;
       player.addListener('playbackStatusUpdate', (status) => {
         if (status.didJustFinish && playerRef.current === player && mine === requestRef.current) {
@@ -97,7 +102,8 @@ export function useSpeaker(options: SpeakerOptions = {}): Speaker {
           audioModeSet = true;
           await setAudioModeAsync({ playsInSilentMode: true }).catch(() => undefined);
         }
-        const result = 'echoId' in voice ? await api.speakAsEcho(voice.echoId, text) : await api.synthesize(text, voice.referenceId);
+        // A voice's preview is a short fixed text: not progressive, so the server's cache answers repeats at once.
+        const result = 'echoId' in voice ? await api.speakAsEcho(voice.echoId, text) : await api.previewVoice(voice.referenceId, text);
         if (mine !== requestRef.current) return;
         startPlayer(result.audio_url, mine);
       } catch (e) {
@@ -111,7 +117,7 @@ export function useSpeaker(options: SpeakerOptions = {}): Speaker {
   );
 
   const play = useCallback(
-    (key: string, audioUrl: string) => {
+    (key: string, audioUrl: string, options?: { signed?: boolean }) => {
       const mine = ++requestRef.current;
       release();
       setError(null);
@@ -119,7 +125,7 @@ export function useSpeaker(options: SpeakerOptions = {}): Speaker {
         audioModeSet = true;
         void setAudioModeAsync({ playsInSilentMode: true }).catch(() => undefined);
       }
-      startPlayer(audioUrl, mine);
+      startPlayer(audioUrl, mine, options?.signed ?? false);
       setActiveKey(key);
     },
     [release, startPlayer],

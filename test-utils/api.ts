@@ -14,6 +14,12 @@ const METHODS = [
   'listVoiceModels',
   'getVoiceModel',
   'deleteVoiceModel',
+  'renameVoiceModel',
+  'getVoiceRecording',
+  'previewVoice',
+  'listSpeechHistory',
+  'deleteSpeechHistoryItem',
+  'clearSpeechHistory',
   'createEcho',
   'listEchos',
   'getEcho',
@@ -33,7 +39,7 @@ export function makeMockApi(baseUrl = 'http://localhost:5000'): MockApi {
   const api: Record<string, unknown> = {
     baseUrl,
     resolveUrl: jest.fn((path: string) => `${baseUrl}${path}`),
-    audioSource: jest.fn((path: string) => ({ uri: `${baseUrl}${path}?user_id=u1` })),
+    audioSource: jest.fn((path: string, signed?: boolean) => ({ uri: signed ? `${baseUrl}${path}` : `${baseUrl}${path}?user_id=u1` })),
   };
   for (const name of METHODS) {
     api[name] = jest.fn(() => Promise.reject(new Error(`api.${name} was not mocked`)));

@@ -5,13 +5,17 @@ export const mockRouter = {
   push: jest.fn(),
   replace: jest.fn(),
   back: jest.fn(),
+  dismissTo: jest.fn(),
   canGoBack: jest.fn(() => true),
 };
+
+/** Search params a test sets before rendering (cleared by the test). */
+export const mockSearchParams: Record<string, string> = {};
 
 export function routerModule(params: Record<string, string> = {}) {
   return {
     useRouter: () => mockRouter,
-    useLocalSearchParams: () => params,
+    useLocalSearchParams: () => ({ ...params, ...mockSearchParams }),
     useFocusEffect: (effect: () => void | (() => void)) => {
       useEffect(() => effect(), [effect]);
     },

@@ -1,4 +1,4 @@
-/** The signed-in tabs: Echos, Voices and Settings. */
+/** The signed-in tabs: Echos (where a person lands), Voices, History and Settings. */
 import Ionicons from '@expo/vector-icons/Ionicons';
 import { Tabs } from 'expo-router';
 
@@ -25,6 +25,7 @@ export default function TabsLayout() {
       }}>
       <Tabs.Screen name="index" options={{ title: 'Echos', tabBarIcon: icon('chatbubbles-outline'), tabBarButtonTestID: 'tab-echos' }} />
       <Tabs.Screen name="voices" options={{ title: 'Voices', tabBarIcon: icon('mic-outline'), tabBarButtonTestID: 'tab-voices' }} />
+      <Tabs.Screen name="history" options={{ title: 'History', tabBarIcon: icon('time-outline'), tabBarButtonTestID: 'tab-history' }} />
       <Tabs.Screen name="settings" options={{ title: 'Settings', tabBarIcon: icon('settings-outline'), tabBarButtonTestID: 'tab-settings' }} />
     </Tabs>
   );

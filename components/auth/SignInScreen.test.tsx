@@ -14,12 +14,24 @@ describe('SignInScreen', () => {
     fireEvent.changeText(screen.getByTestId('local-name-input'), 'alex');
     await act(async () => fireEvent.press(screen.getByTestId('local-sign-in-button')));
     expect(session.signInLocal).toHaveBeenCalledWith('alex');
-    expect(screen.getByText('Server: http://localhost:5000')).toBeTruthy();
+    // The server's address is a technical detail: one tap away.
+    expect(screen.queryByTestId('sign-in-server')).toBeNull();
+    fireEvent.press(screen.getByTestId('sign-in-details-toggle'));
+    expect(screen.getByTestId('sign-in-server').props.children).toBe('http://localhost:5000');
+  });
+
+  it('asks for a name rather than signing in as nobody', async () => {
+    const { session } = renderWithSession(<SignInScreen />, { state: { status: 'signedOut' } });
+    fireEvent.changeText(screen.getByTestId('local-name-input'), '  !!! ');
+    await act(async () => fireEvent.press(screen.getByTestId('local-sign-in-button')));
+    expect(screen.getByText('Please write your name, with at least one letter or number.')).toBeTruthy();
+    expect(session.signInLocal).not.toHaveBeenCalled();
   });
 
   it("shows why local sign-in failed", async () => {
     const { session } = renderWithSession(<SignInScreen />, { state: { status: 'signedOut' } });
     jest.mocked(session.signInLocal).mockRejectedValue(new ApiError(0, 'network_error', 'Could not reach the Echo server at http://localhost:5000.'));
+    fireEvent.changeText(screen.getByTestId('local-name-input'), 'alex');
     await act(async () => fireEvent.press(screen.getByTestId('local-sign-in-button')));
     expect(screen.getByText('Could not reach the Echo server at http://localhost:5000.')).toBeTruthy();
   });

@@ -1,18 +1,20 @@
 /**
  * Sign-in. With Auth0 configured: the provider's login page (PKCE). Without it (local mode):
- * a name for this machine's user, registered through POST /api/users/local|<name>.
+ * the person's name, registered through POST /api/users/local|<name> (lib/session.tsx's localIdentity; the
+ * web page makes the same identity from the same name, so both show the same voices and echos).
  */
 import { useState } from 'react';
 import { KeyboardAvoidingView, Platform, StyleSheet, Text, View } from 'react-native';
 
 import { Button } from '@/components/ui/Button';
+import { DetailRow, Details } from '@/components/ui/Details';
 import { ErrorBanner, NoticeBanner } from '@/components/ui/StateViews';
 import { TextField } from '@/components/ui/TextField';
 import type { Auth0Config } from '@/constants/config';
 import { fontSize, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { useAuth0SignIn } from '@/lib/auth0';
-import { useSession, type Auth0Tokens } from '@/lib/session';
+import { localIdentity, useSession, type Auth0Tokens } from '@/lib/session';
 
 export function SignInScreen() {
   const { config, state } = useSession();
@@ -43,12 +45,16 @@ function Auth0SignIn({ auth0 }: { auth0: Auth0Config }) {
 
 function LocalSignIn() {
   const { signInLocal, config } = useSession();
-  const theme = useTheme();
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
   async function submit() {
+    // The same rule as the web page: a name with at least one letter or digit (not a random guest).
+    if (localIdentity(name, () => '') === 'local|guest-') {
+      setError('Please write your name, with at least one letter or number.');
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
@@ -63,7 +69,7 @@ function LocalSignIn() {
     <View style={styles.form}>
       <TextField
         label="Your name"
-        placeholder="e.g. alex"
+        placeholder="e.g. Alex"
         value={name}
         onChangeText={setName}
         autoCapitalize="none"
@@ -72,11 +78,15 @@ function LocalSignIn() {
         returnKeyType="go"
         editable={!busy}
         testID="local-name-input"
-        hint="Local mode: no password. Use the same name to see your echos again."
+        hint="No password here: use the same name to see your echos again, in the app and on the web page."
       />
       <ErrorBanner message={error} testID="sign-in-error" />
       <Button title="Continue" onPress={() => void submit()} busy={busy} testID="local-sign-in-button" />
-      <Text style={[styles.server, { color: theme.textMuted }]}>Server: {config.apiUrl}</Text>
+      <View style={styles.server}>
+        <Details testID="sign-in-details">
+          <DetailRow label="Echo's server" value={config.apiUrl} testID="sign-in-server" />
+        </Details>
+      </View>
     </View>
   );
 }
@@ -87,5 +97,5 @@ const styles = StyleSheet.create({
   title: { fontSize: fontSize.xxl, fontWeight: '800', marginBottom: spacing.xs },
   tagline: { fontSize: fontSize.md, marginBottom: spacing.xl },
   form: { gap: spacing.sm },
-  server: { fontSize: fontSize.sm, marginTop: spacing.md },
+  server: { marginTop: spacing.md },
 });

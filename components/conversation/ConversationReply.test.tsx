@@ -99,7 +99,7 @@ describe('ConversationScreen: the echo replies', () => {
     await write('Hello');
     expect(createAudioPlayer).not.toHaveBeenCalled();
     act(() => calls[0]!.handlers.onAudio?.('/api/audio/r.mp3?sig=s'));
-    expect(api.audioSource).toHaveBeenCalledWith('/api/audio/r.mp3?sig=s');
+    expect(api.audioSource).toHaveBeenCalledWith('/api/audio/r.mp3?sig=s', false);
     expect(createAudioPlayer).toHaveBeenCalledWith({ uri: 'http://localhost:5000/api/audio/r.mp3?sig=s?user_id=u1' });
     const player = jest.mocked(createAudioPlayer).mock.results[0]!.value as FakePlayer;
     expect(player.play).toHaveBeenCalled();
@@ -168,6 +168,14 @@ describe('ConversationScreen: the echo replies', () => {
     await act(async () => fireEvent.press(screen.getByTestId('retry-reply')));
     expect(calls[1]!.input.content).toBe('Hello?');
     expect(api.listMessages).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows the server's rate-limit words as they are when they already say when", async () => {
+    const { calls } = setup();
+    await write('Hello?');
+    await act(async () => calls[0]!.reject(new ApiError(429, 'rate_limited', 'You can ask for more speech in 2 minutes.', 120)));
+    expect(screen.getByText('You can ask for more speech in 2 minutes.')).toBeTruthy();
+    expect(screen.queryByText(/Please wait/)).toBeNull();
   });
 
   it('asks the server whether the message was kept when the connection failed before the stream', async () => {

@@ -2,7 +2,6 @@ import { act, fireEvent, screen, waitFor } from '@testing-library/react-native';
 import { createAudioPlayer } from 'expo-audio';
 
 import { ApiError } from '@/lib/api';
-import { confirmAsync } from '@/lib/confirm';
 import { deferred, makeMockApi, type MockApi } from '@/test-utils/api';
 import { ECHO, message, VOICE } from '@/test-utils/fixtures';
 import type { Echo, SynthesizeResponse, VoiceModel } from '@/lib/types';
@@ -12,7 +11,6 @@ import { mockRouter } from '@/test-utils/router';
 import { ConversationScreen } from './ConversationScreen';
 
 jest.mock('expo-router', () => require('@/test-utils/router').routerModule());
-jest.mock('@/lib/confirm', () => ({ confirmAsync: jest.fn() }));
 
 type FakePlayer = { play: jest.Mock; pause: jest.Mock; remove: jest.Mock; finish: () => void; source: unknown };
 
@@ -150,19 +148,24 @@ describe('ConversationScreen', () => {
     expect(screen.queryByTestId('voice-notice')).toBeNull();
     await act(async () => fireEvent.press(screen.getByTestId('speak-a1')));
     expect(api.speakAsEcho).toHaveBeenCalledWith('e1', 'Hi Grandma');
-    expect(api.getEchoVoiceModel).not.toHaveBeenCalled();
+    expect(api.synthesize).not.toHaveBeenCalled();
+    expect(api.previewVoice).not.toHaveBeenCalled();
   });
 
-  it('deletes the echo after confirmation and goes back to the list', async () => {
+  it("names the echo's voice at the top, and leaves it out when it cannot be read", async () => {
     const api = apiWith();
-    api.deleteEcho.mockResolvedValue({ success: true });
-    jest.mocked(confirmAsync).mockResolvedValue(true);
+    api.getEchoVoiceModel.mockResolvedValue({ success: true, voice_model: { ...VOICE, name: 'Rose, 2019' } });
     renderWithSession(<ConversationScreen echoId="e1" />, { api });
-    await screen.findByTestId('delete-echo-button');
-    await act(async () => fireEvent.press(screen.getByTestId('delete-echo-button')));
-    expect(confirmAsync).toHaveBeenCalledWith('Delete Grandma Rose?', expect.any(String));
-    expect(api.deleteEcho).toHaveBeenCalledWith('e1');
-    expect(mockRouter.back).toHaveBeenCalled();
+    expect((await screen.findByTestId('echo-voice-line')).props.children.join('')).toBe('Grandma Rose speaks in the voice “Rose, 2019”.');
+    expect(api.getEchoVoiceModel).toHaveBeenCalledWith('e1');
+  });
+
+  it("opens the echo's memories and its editing one tap away", async () => {
+    renderWithSession(<ConversationScreen echoId="e1" />, { api: apiWith() });
+    fireEvent.press(await screen.findByTestId('edit-echo-button'));
+    expect(mockRouter.push).toHaveBeenCalledWith({ pathname: '/echo/[id]/edit', params: { id: 'e1' } });
+    fireEvent.press(screen.getByTestId('memories-button'));
+    expect(mockRouter.push).toHaveBeenCalledWith({ pathname: '/echo/[id]/memories', params: { id: 'e1' } });
   });
 
   it('offers a way to the list when there is nothing to go back to', async () => {

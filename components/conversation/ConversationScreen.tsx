@@ -1,6 +1,7 @@
 /**
- * One echo's conversation: the stored messages (oldest first), a composer, pull to refresh,
- * and a speak button on every message that plays it in the echo's cloned voice.
+ * One echo's conversation, the first thing an echo shows: the stored messages (oldest first), a composer,
+ * pull to refresh, and a speak button on every message that plays it in the echo's cloned voice. Its voice is
+ * named at the top; its memories and the editing of its name, persona and voice are one tap away.
  *
  * Speaking always goes as the echo (`speakAsEcho`), never in a stock voice. An echo whose voice was
  * deleted, or that has none, shows a notice with a voice picker instead (VoiceNotice); so does a 409
@@ -14,13 +15,14 @@ import { Stack, useRouter } from 'expo-router';
 import { useRef, useState } from 'react';
 import { AccessibilityInfo, FlatList, KeyboardAvoidingView, Platform, RefreshControl, StyleSheet, Text, TextInput, View } from 'react-native';
 
+import { useBackControl } from '@/components/navigation/BackControl';
 import { Button } from '@/components/ui/Button';
 import { EmptyView, ErrorBanner, ErrorView, LoadingView, NoticeBanner } from '@/components/ui/StateViews';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
-import { confirmAsync } from '@/lib/confirm';
 import { useApi } from '@/lib/session';
 import type { Echo, Message, MessageRole } from '@/lib/types';
+import { useRefreshOnRefocus } from '@/lib/useRefreshOnRefocus';
 import { useResource } from '@/lib/useResource';
 import { useSpeaker } from '@/lib/useSpeaker';
 import { VOICE_NOTICES, voiceProblemOf, voiceStatusOf } from '@/lib/voiceStatus';
@@ -51,7 +53,6 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
   const [role, setRole] = useState<MessageRole>('user');
   const [sending, setSending] = useState(false);
   const [sendError, setSendError] = useState<string | null>(null);
-  const [deleting, setDeleting] = useState(false);
   const [voiceChanged, setVoiceChanged] = useState<string | null>(null);
   const [repliesOff, setRepliesOff] = useState<string | null>(null);
   // Which model writes replies, from /health; the conversation works without knowing it.
@@ -62,6 +63,16 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
     const [echo, messages] = await Promise.all([api.getEcho(echoId), api.listMessages(echoId, MESSAGE_LIMIT)]);
     return { echo: echo.echo, messages: messages.messages };
   }, [api, echoId]);
+
+  // The voice's name, for the line at the top; the conversation works without it.
+  const voiceModelId = conversation.data?.echo.voice_model_id ?? null;
+  const voiceName = useResource(
+    async () => (voiceModelId ? (await api.getEchoVoiceModel(echoId)).voice_model.name : null),
+    [api, echoId, voiceModelId],
+  );
+
+  // Edited elsewhere (name, persona, voice): fresh when the conversation comes back into view.
+  useRefreshOnRefocus(conversation.reload);
 
   /** Brings the voice notice into view and reads it out. */
   function pointToVoiceNotice(status: keyof typeof VOICE_NOTICES) {
@@ -96,25 +107,8 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
 
   const title = conversation.data?.echo.name ?? 'Conversation';
   // Opened from a link or after a reload there is nothing to go back to: offer the list.
-  const homeButton = router.canGoBack()
-    ? undefined
-    : () => <Button title="Echos" variant="plain" compact onPress={() => router.replace('/')} testID="header-home-button" />;
+  const homeButton = useBackControl('/', 'Echos');
   const echoLoaded = Boolean(conversation.data);
-
-  async function deleteEcho() {
-    const ok = await confirmAsync(`Delete ${title}?`, 'The echo and its conversation are deleted. Its voice stays under Voices.');
-    if (!ok) return;
-    setDeleting(true);
-    try {
-      await api.deleteEcho(echoId);
-      speaker.stop();
-      if (router.canGoBack()) router.back();
-      else router.replace('/');
-    } catch (e) {
-      setSendError(errorMessage(e));
-      setDeleting(false);
-    }
-  }
 
   const headerButtons = echoLoaded
     ? () => (
@@ -127,7 +121,14 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
             testID="memories-button"
             accessibilityLabel={`What ${title} remembers`}
           />
-          <Button title="Delete" variant="plain" compact busy={deleting} onPress={() => void deleteEcho()} testID="delete-echo-button" accessibilityLabel={`Delete ${title}`} />
+          <Button
+            title="Edit"
+            variant="plain"
+            compact
+            onPress={() => router.push({ pathname: '/echo/[id]/edit', params: { id: echoId } })}
+            testID="edit-echo-button"
+            accessibilityLabel={`Change ${title}'s name, persona or voice`}
+          />
         </View>
       )
     : undefined;
@@ -216,6 +217,11 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
         ListHeaderComponent={
           <View>
             <ErrorBanner message={conversation.error} testID="refresh-error" />
+            {voiceStatus === 'ready' && voiceName.data ? (
+              <Text testID="echo-voice-line" style={[styles.voiceLine, { color: theme.textMuted }]}>
+                {echo.name} speaks in the voice “{voiceName.data}”.
+              </Text>
+            ) : null}
             {voiceStatus !== 'ready' ? (
               <VoiceNotice
                 echo={echo}
@@ -342,6 +348,7 @@ const styles = StyleSheet.create({
   draftAlone: { marginTop: spacing.md },
   replyProblem: { gap: spacing.sm, alignItems: 'flex-start' },
   note: { fontSize: fontSize.sm },
+  voiceLine: { fontSize: fontSize.sm, marginBottom: spacing.sm, textAlign: 'center' },
   inputRow: { flexDirection: 'row', alignItems: 'flex-end', gap: spacing.sm },
   input: { flex: 1, borderWidth: 1, borderRadius: radius.md, paddingHorizontal: spacing.md, paddingVertical: spacing.sm, fontSize: fontSize.md, maxHeight: 140, minHeight: 44 },
 });

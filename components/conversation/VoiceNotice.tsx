@@ -4,9 +4,10 @@
  * echo (`updateEcho(id, {voice_model_id})`), after which it speaks again.
  */
 import { useState } from 'react';
-import { ActivityIndicator, Pressable, StyleSheet, Text, View } from 'react-native';
+import { ActivityIndicator, StyleSheet, Text, View } from 'react-native';
 
 import { Button } from '@/components/ui/Button';
+import { isVoiceFree, VoicePicker } from '@/components/voices/VoicePicker';
 import { ErrorBanner } from '@/components/ui/StateViews';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
@@ -36,7 +37,7 @@ export function VoiceNotice({
   const voices = useResource(async () => (await api.listVoiceModels({ limit: VOICE_LIMIT })).voice_models, [api, echo._id, status]);
 
   // A voice that speaks for another echo cannot be shared (the server answers 409).
-  const isFree = (voice: VoiceModel) => !voice.echo_id || voice.echo_id === echo._id;
+  const isFree = (voice: VoiceModel) => isVoiceFree(voice, echo._id);
   const items = voices.data ?? [];
   const anyFree = items.some(isFree);
   const chosen = items.find((v) => v.model_id === selected && isFree(v)) ?? null;
@@ -76,39 +77,22 @@ export function VoiceNotice({
       ) : !anyFree ? (
         <Text testID="no-free-voice" style={[styles.hint, { color: theme.text }]}>
           {items.length
-            ? 'Each of your voices already speaks for another echo. A voice is cloned when you create an echo; delete an echo you no longer need to free its voice.'
-            : 'You have no voices yet. A voice is cloned when you create an echo.'}
+            ? 'Each of your voices already speaks for another echo. Make a new voice under Voices, or delete an echo you no longer need to free its voice.'
+            : 'You have no voices yet. Make one from a recording under Voices.'}
         </Text>
       ) : (
         <View style={styles.choices}>
           <Text style={[styles.label, { color: theme.text }]} nativeID="voice-choice-label">
             {status === 'deleted' ? `Another voice for ${echo.name}` : `A voice for ${echo.name}`}
           </Text>
-          <View accessibilityRole="radiogroup" accessibilityLabel={`A voice for ${echo.name}`} style={styles.chips}>
-            {items.map((voice) => {
-              const free = isFree(voice);
-              const on = selected === voice.model_id && free;
-              return (
-                <Pressable
-                  key={voice.model_id}
-                  testID={`voice-choice-${voice.model_id}`}
-                  accessibilityRole="radio"
-                  accessibilityState={{ checked: on, disabled: !free }}
-                  accessibilityLabel={free ? voice.name : `${voice.name}, already the voice of another echo`}
-                  disabled={!free || saving}
-                  onPress={() => setSelected(voice.model_id)}
-                  style={[
-                    styles.chip,
-                    { borderColor: on ? theme.tint : theme.border, backgroundColor: on ? theme.tint : theme.surface },
-                    !free && styles.unavailable,
-                  ]}>
-                  <Text numberOfLines={1} style={[styles.chipText, { color: on ? theme.onTint : theme.text }]}>
-                    {free ? voice.name : `${voice.name} (has an echo)`}
-                  </Text>
-                </Pressable>
-              );
-            })}
-          </View>
+          <VoicePicker
+            voices={items}
+            selected={selected}
+            onSelect={setSelected}
+            echoId={echo._id}
+            label={`A voice for ${echo.name}`}
+            disabled={saving}
+          />
           <Button
             title="Use this voice"
             onPress={() => void giveVoice()}
@@ -131,8 +115,4 @@ const styles = StyleSheet.create({
   loading: { flexDirection: 'row', alignItems: 'center', gap: spacing.sm },
   choices: { gap: spacing.sm },
   label: { fontSize: fontSize.sm, fontWeight: '600' },
-  chips: { flexDirection: 'row', flexWrap: 'wrap', gap: spacing.sm },
-  chip: { minHeight: 44, justifyContent: 'center', borderWidth: 1, borderRadius: radius.pill, paddingHorizontal: spacing.md, maxWidth: '100%' },
-  chipText: { fontSize: fontSize.sm, fontWeight: '600' },
-  unavailable: { opacity: 0.5 },
 });

@@ -44,12 +44,20 @@ export interface EchoReply {
   stop: () => void;
 }
 
-/** Plain words for a failed reply; a 429 says how long to wait. */
+/** Whether a message already says when to try again ("in 47 minutes", "in 30 seconds"). */
+export function saysWhen(words: string): boolean {
+  return /\d|\b(second|minute|hour|moment|tomorrow)s?\b/i.test(words);
+}
+
+/**
+ * Plain words for a failed reply. The server's rate-limit messages already say how long to wait and are shown
+ * as they are; only a message that does not say when gets the wait added.
+ */
 export function replyErrorMessage(error: unknown): string {
   const words = errorMessage(error);
-  if (error instanceof ApiError && error.status === 429 && error.retryAfterSeconds !== null) {
+  if (error instanceof ApiError && error.status === 429 && error.retryAfterSeconds !== null && !saysWhen(words)) {
     const seconds = error.retryAfterSeconds;
-    if (!words.includes(String(seconds))) return `${words} Please wait ${seconds} second${seconds === 1 ? '' : 's'} before trying again.`;
+    return `${words} Please wait ${seconds} second${seconds === 1 ? '' : 's'} before trying again.`;
   }
   return words;
 }

@@ -6,7 +6,7 @@ import type { UploadResponse } from '@/lib/types';
 import { deferred, makeMockApi } from '@/test-utils/api';
 import { ECHO, VOICE } from '@/test-utils/fixtures';
 import { renderWithSession } from '@/test-utils/render';
-import { mockRouter } from '@/test-utils/router';
+import { mockRouter, mockSearchParams as mockParams } from '@/test-utils/router';
 
 import { CreateEchoScreen } from './CreateEchoScreen';
 
@@ -59,7 +59,7 @@ describe('CreateEchoScreen', () => {
     expect(api.uploadReference).not.toHaveBeenCalled();
   });
 
-  it('uploads with progress, creates the echo, then goes back to the list', async () => {
+  it('uploads with progress, creates the echo, then opens its conversation', async () => {
     const api = makeMockApi();
     const upload = deferred<UploadResponse>();
     let reportProgress: (p: number) => void = () => undefined;
@@ -84,7 +84,7 @@ describe('CreateEchoScreen', () => {
     expect(screen.getByText('Uploading voice… 42%')).toBeTruthy();
 
     await act(async () => upload.resolve(UPLOADED));
-    await waitFor(() => expect(mockRouter.back).toHaveBeenCalled());
+    await waitFor(() => expect(mockRouter.replace).toHaveBeenCalledWith({ pathname: '/echo/[id]', params: { id: 'e1' } }));
     expect(api.createEcho).toHaveBeenCalledWith({ name: 'Grandma Rose', persona_prompt: 'Warm, funny, loves gardening.', voice_model_id: 'm1' });
   });
 
@@ -97,7 +97,7 @@ describe('CreateEchoScreen', () => {
     fireEvent.press(screen.getByTestId('create-echo-submit'));
     expect(await screen.findByText('The recording is 1.5 seconds long; it must be at least 3 seconds.')).toBeTruthy();
     expect(api.createEcho).not.toHaveBeenCalled();
-    expect(mockRouter.back).not.toHaveBeenCalled();
+    expect(mockRouter.replace).not.toHaveBeenCalled();
   });
 
   it('retries creating the echo without uploading the voice again', async () => {
@@ -111,9 +111,52 @@ describe('CreateEchoScreen', () => {
     fireEvent.press(screen.getByTestId('create-echo-submit'));
     expect(await screen.findByText('The database is unavailable. Please try again.')).toBeTruthy();
     fireEvent.press(screen.getByTestId('create-echo-submit'));
-    await waitFor(() => expect(mockRouter.back).toHaveBeenCalled());
+    await waitFor(() => expect(mockRouter.replace).toHaveBeenCalled());
     expect(api.uploadReference).toHaveBeenCalledTimes(1);
     expect(api.createEcho).toHaveBeenCalledTimes(2);
+  });
+
+  it('reuses a voice the person already has: no recording, no upload', async () => {
+    const api = makeMockApi();
+    const taken = { ...VOICE, _id: 'v2', model_id: 'm2', name: 'Joe', echo_id: 'e9' };
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [VOICE, taken], count: 2 });
+    api.createEcho.mockResolvedValue({ success: true, echo: { ...ECHO, _id: 'e5' } });
+    renderWithSession(<CreateEchoScreen />, { api });
+    expect(await screen.findByTestId('existing-voices')).toBeTruthy();
+    // Only a voice no echo speaks in is offered.
+    expect(screen.getByTestId('existing-voice-m1')).toBeTruthy();
+    expect(screen.queryByTestId('existing-voice-m2')).toBeNull();
+    fireEvent.changeText(screen.getByTestId('echo-name-input'), 'Grandma Rose');
+    fireEvent.changeText(screen.getByTestId('echo-persona-input'), 'Warm.');
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    expect(await screen.findByText('Choose one of your voices.')).toBeTruthy();
+    expect(screen.queryByText("You need the speaker's consent to clone their voice.")).toBeNull();
+    fireEvent.press(screen.getByTestId('existing-voice-m1'));
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    await waitFor(() => expect(mockRouter.replace).toHaveBeenCalledWith({ pathname: '/echo/[id]', params: { id: 'e5' } }));
+    expect(api.createEcho).toHaveBeenCalledWith({ name: 'Grandma Rose', persona_prompt: 'Warm.', voice_model_id: 'm1' });
+    expect(api.uploadReference).not.toHaveBeenCalled();
+  });
+
+  it('can still make a new voice from a recording when the person has voices', async () => {
+    const api = makeMockApi();
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [VOICE], count: 1 });
+    renderWithSession(<CreateEchoScreen />, { api });
+    await screen.findByTestId('existing-voices');
+    fireEvent.press(screen.getByTestId('voice-mode-new'));
+    expect(screen.queryByTestId('existing-voices')).toBeNull();
+    expect(screen.getByTestId('pick-file-button')).toBeTruthy();
+    expect(screen.getByTestId('consent-checkbox')).toBeTruthy();
+  });
+
+  it('starts with the voice it was opened for (from Voices)', async () => {
+    const api = makeMockApi();
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [VOICE], count: 1 });
+    mockParams.voice = 'm1';
+    renderWithSession(<CreateEchoScreen />, { api });
+    const chip = await screen.findByTestId('existing-voice-m1');
+    expect(chip.props.accessibilityState).toMatchObject({ checked: true });
+    delete mockParams.voice;
   });
 
   it('uses a recording made in the app', async () => {

@@ -1,93 +1,87 @@
 /**
- * Create an echo: name, persona prompt and a voice (an audio file or a recording), with the
- * speaker's consent. The voice is uploaded first (with progress), then the echo is created
- * with the new voice model; a failed second step retries without uploading again.
+ * Create an echo: a name, who they are (the persona) and a voice: one the person already has (a voice with
+ * no echo yet) or a new one from a recording, with the speaker's consent. A new voice is uploaded first
+ * (with progress), then the echo is made on it; a failed second step retries without uploading again.
+ * Once made, the echo's conversation opens.
  */
-import * as DocumentPicker from 'expo-document-picker';
-import { useRouter } from 'expo-router';
+import { Stack, useLocalSearchParams, useRouter } from 'expo-router';
 import { useState } from 'react';
-import { KeyboardAvoidingView, Platform, ScrollView, StyleSheet, Text, View } from 'react-native';
+import { KeyboardAvoidingView, Platform, Pressable, ScrollView, StyleSheet, Text, View } from 'react-native';
 
+import { useBackControl } from '@/components/navigation/BackControl';
 import { Button } from '@/components/ui/Button';
 import { Checkbox } from '@/components/ui/Checkbox';
 import { ProgressBar } from '@/components/ui/ProgressBar';
 import { ErrorBanner, NoticeBanner } from '@/components/ui/StateViews';
 import { TextField } from '@/components/ui/TextField';
-import { VOICE_LIMITS } from '@/constants/config';
+import { isVoiceFree, VoicePicker } from '@/components/voices/VoicePicker';
+import { VoiceSourceField, type RecordingChoice } from '@/components/voices/VoiceSourceField';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
-import { formatDuration } from '@/lib/format';
 import { useApi } from '@/lib/session';
-import type { UploadFile } from '@/lib/types';
+import { useResource } from '@/lib/useResource';
 
-import { VoiceRecorder } from './VoiceRecorder';
-
-const NAME_MAX = 100;
-const PERSONA_MAX = 4000;
+export const NAME_MAX = 100;
+export const PERSONA_MAX = 4000;
 
 type Phase = { step: 'editing' } | { step: 'uploading'; progress: number } | { step: 'creating' };
-
-interface VoiceChoice {
-  file: UploadFile;
-  source: 'file' | 'recording';
-  seconds?: number;
-  size?: number | null;
-}
+type VoiceMode = 'existing' | 'new';
 
 export function CreateEchoScreen() {
   const api = useApi();
   const router = useRouter();
   const theme = useTheme();
+  const params = useLocalSearchParams<{ voice?: string }>();
+  const backControl = useBackControl('/', 'Echos');
   const [name, setName] = useState('');
   const [persona, setPersona] = useState('');
   const [transcript, setTranscript] = useState('');
-  const [voice, setVoice] = useState<VoiceChoice | null>(null);
+  const [recording, setRecording] = useState<RecordingChoice | null>(null);
   const [consent, setConsent] = useState(false);
   const [phase, setPhase] = useState<Phase>({ step: 'editing' });
   const [error, setError] = useState<string | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
   const [uploadedModelId, setUploadedModelId] = useState<string | null>(null);
   const [showErrors, setShowErrors] = useState(false);
+  const [chosenVoice, setChosenVoice] = useState<string | null>(typeof params.voice === 'string' ? params.voice : null);
+  const [mode, setMode] = useState<VoiceMode | null>(null);
+
+  // Voices with no echo yet can be reused; without them (or if they cannot be listed) a new recording it is.
+  const voices = useResource(async () => (await api.listVoiceModels({ limit: 200 })).voice_models, [api]);
+  const freeVoices = (voices.data ?? []).filter((v) => isVoiceFree(v));
+  const canReuse = freeVoices.length > 0;
+  const voiceMode: VoiceMode = mode ?? (recording ? 'new' : canReuse ? 'existing' : 'new');
+  const reusing = voiceMode === 'existing' && canReuse;
+  const existing = reusing ? (freeVoices.find((v) => v.model_id === chosenVoice) ?? null) : null;
 
   const busy = phase.step !== 'editing';
   const nameError = !name.trim() ? 'Give your echo a name.' : name.trim().length > NAME_MAX ? `Keep the name under ${NAME_MAX} characters.` : null;
   const personaError = !persona.trim() ? 'Describe who this echo is and how they speak.' : persona.length > PERSONA_MAX ? `Keep the persona under ${PERSONA_MAX} characters.` : null;
-  const voiceError = !voice ? 'Choose an audio file or record a voice.' : null;
-  const consentError = !consent ? "You need the speaker's consent to clone their voice." : null;
+  const voiceError = reusing
+    ? existing
+      ? null
+      : 'Choose one of your voices.'
+    : !recording
+      ? 'Choose an audio file or record a voice.'
+      : null;
+  const consentError = !reusing && !consent ? "You need the speaker's consent to clone their voice." : null;
 
-  function chooseVoice(choice: VoiceChoice | null) {
-    setVoice(choice);
+  function chooseRecording(choice: RecordingChoice | null) {
+    setRecording(choice);
     setUploadedModelId(null);
     setError(null);
-  }
-
-  async function pickFile() {
-    setError(null);
-    try {
-      const result = await DocumentPicker.getDocumentAsync({ type: ['audio/*'], copyToCacheDirectory: true, multiple: false });
-      if (result.canceled) return;
-      const asset = result.assets[0];
-      if (!asset) return;
-      chooseVoice({
-        source: 'file',
-        size: asset.size ?? null,
-        file: { uri: asset.uri, name: asset.name || 'voice-sample', mimeType: asset.mimeType ?? null, file: asset.file ?? null },
-      });
-    } catch (e) {
-      setError(errorMessage(e));
-    }
   }
 
   async function submit() {
     setShowErrors(true);
     setError(null);
-    if (nameError || personaError || voiceError || consentError || !voice) return;
+    if (nameError || personaError || voiceError || consentError) return;
     try {
-      let modelId = uploadedModelId;
+      let modelId = reusing ? existing!.model_id : uploadedModelId;
       if (!modelId) {
         setPhase({ step: 'uploading', progress: 0 });
         const uploaded = await api.uploadReference(
-          { file: voice.file, name: name.trim(), consent, transcript: transcript.trim() || undefined },
+          { file: recording!.file, name: name.trim(), consent, transcript: transcript.trim() || undefined },
           { onProgress: (progress) => setPhase({ step: 'uploading', progress }) },
         );
         modelId = uploaded.model_id;
@@ -95,10 +89,10 @@ export function CreateEchoScreen() {
         setWarnings(uploaded.warnings ?? []);
       }
       setPhase({ step: 'creating' });
-      await api.createEcho({ name: name.trim(), persona_prompt: persona.trim(), voice_model_id: modelId });
+      const created = await api.createEcho({ name: name.trim(), persona_prompt: persona.trim(), voice_model_id: modelId });
       setPhase({ step: 'editing' });
-      if (router.canGoBack()) router.back();
-      else router.replace('/');
+      // Conversation first: the new echo opens, and going back from it leads to the list.
+      router.replace({ pathname: '/echo/[id]', params: { id: created.echo._id } });
     } catch (e) {
       setPhase({ step: 'editing' });
       setError(errorMessage(e));
@@ -107,6 +101,7 @@ export function CreateEchoScreen() {
 
   return (
     <KeyboardAvoidingView style={[styles.flex, { backgroundColor: theme.background }]} behavior={Platform.OS === 'ios' ? 'padding' : undefined}>
+      <Stack.Screen options={{ title: 'New echo', headerLeft: backControl }} />
       <ScrollView contentContainerStyle={styles.content} keyboardShouldPersistTaps="handled" testID="create-echo-screen">
         <TextField
           label="Name"
@@ -119,8 +114,8 @@ export function CreateEchoScreen() {
           testID="echo-name-input"
         />
         <TextField
-          label="Persona"
-          placeholder="Who is this echo? How do they talk, what do they care about?"
+          label="Who they are"
+          placeholder="How do they talk? What do they care about? A few sentences are enough."
           value={persona}
           onChangeText={setPersona}
           multiline
@@ -130,46 +125,50 @@ export function CreateEchoScreen() {
         />
 
         <Text style={[styles.section, { color: theme.text }]}>Voice</Text>
-        <Text style={[styles.hint, { color: theme.textMuted }]}>
-          {`A clear recording of one person speaking, ${VOICE_LIMITS.recommendedMin}–${VOICE_LIMITS.recommendedMax} seconds is best (at least ${VOICE_LIMITS.minSeconds} s, at most 4½ minutes). WAV, MP3, M4A, AAC, OGG, Opus, WebM or FLAC.`}
-        </Text>
-        {voice ? (
-          <View style={[styles.voiceCard, { borderColor: theme.border, backgroundColor: theme.surface }]} testID="selected-voice">
-            <View style={styles.flex}>
-              <Text style={[styles.voiceName, { color: theme.text }]} numberOfLines={1}>
-                {voice.source === 'recording' ? 'New recording' : voice.file.name}
-              </Text>
-              <Text style={[styles.hint, { color: theme.textMuted }]}>
-                {voice.seconds ? formatDuration(voice.seconds) : voice.size ? `${Math.max(1, Math.round(voice.size / 1024))} KB` : 'Ready to upload'}
-              </Text>
-            </View>
-            <Button title="Remove" variant="plain" compact onPress={() => chooseVoice(null)} disabled={busy} testID="remove-voice-button" />
+        {canReuse ? (
+          <View style={styles.modes} accessibilityRole="radiogroup" accessibilityLabel="Which voice">
+            <ModeChip label="A voice you have" selected={voiceMode === 'existing'} onPress={() => setMode('existing')} testID="voice-mode-existing" disabled={busy} />
+            <ModeChip label="A new recording" selected={voiceMode === 'new'} onPress={() => setMode('new')} testID="voice-mode-new" disabled={busy} />
+          </View>
+        ) : null}
+
+        {reusing ? (
+          <View style={styles.existing} testID="existing-voices">
+            <Text style={[styles.hint, { color: theme.textMuted }]}>Your voices that no echo speaks in yet:</Text>
+            <VoicePicker
+              voices={freeVoices}
+              selected={chosenVoice}
+              onSelect={(id) => {
+                setChosenVoice(id);
+                setError(null);
+              }}
+              label="A voice for this echo"
+              disabled={busy}
+              testIDPrefix="existing-voice"
+            />
+            {showErrors && voiceError ? <Text style={[styles.hint, { color: theme.danger }]}>{voiceError}</Text> : null}
           </View>
         ) : (
-          <View style={styles.voiceButtons}>
-            <Button title="Choose audio file" variant="secondary" onPress={() => void pickFile()} disabled={busy} testID="pick-file-button" />
-            <VoiceRecorder disabled={busy} onRecorded={(file, seconds) => chooseVoice({ file, source: 'recording', seconds })} />
-          </View>
+          <>
+            <VoiceSourceField value={recording} onChange={chooseRecording} disabled={busy} error={showErrors ? voiceError : null} />
+            <View style={styles.spacer} />
+            <TextField
+              label="What is said in the recording (optional)"
+              placeholder="Writing it down helps the voice come out closer."
+              value={transcript}
+              onChangeText={setTranscript}
+              editable={!busy}
+              testID="echo-transcript-input"
+            />
+            <Checkbox
+              checked={consent}
+              onChange={setConsent}
+              testID="consent-checkbox"
+              label="I have the speaker's consent to clone their voice (or the right to give it on their behalf)."
+            />
+            {showErrors && consentError ? <Text style={[styles.hint, { color: theme.danger, marginTop: -spacing.md }]}>{consentError}</Text> : null}
+          </>
         )}
-        {showErrors && voiceError ? <Text style={[styles.hint, { color: theme.danger }]}>{voiceError}</Text> : null}
-
-        <View style={styles.spacer} />
-        <TextField
-          label="What is said in the recording (optional)"
-          placeholder="A transcript helps some voice engines clone more accurately."
-          value={transcript}
-          onChangeText={setTranscript}
-          editable={!busy}
-          testID="echo-transcript-input"
-        />
-
-        <Checkbox
-          checked={consent}
-          onChange={setConsent}
-          testID="consent-checkbox"
-          label="I have the speaker's consent to clone their voice (or the right to give it on their behalf)."
-        />
-        {showErrors && consentError ? <Text style={[styles.hint, { color: theme.danger, marginTop: -spacing.md }]}>{consentError}</Text> : null}
 
         <ErrorBanner message={error} testID="create-error" />
         {warnings.length ? <NoticeBanner message={warnings.join('\n')} testID="upload-warnings" /> : null}
@@ -185,20 +184,36 @@ export function CreateEchoScreen() {
           </Text>
         ) : null}
 
-        <Button title={uploadedModelId ? 'Try again' : 'Create echo'} onPress={() => void submit()} busy={busy} testID="create-echo-submit" />
+        <Button title={uploadedModelId && !reusing ? 'Try again' : 'Create echo'} onPress={() => void submit()} busy={busy} testID="create-echo-submit" />
       </ScrollView>
     </KeyboardAvoidingView>
   );
 }
 
+function ModeChip({ label, selected, onPress, testID, disabled }: { label: string; selected: boolean; onPress: () => void; testID: string; disabled?: boolean }) {
+  const theme = useTheme();
+  return (
+    <Pressable
+      testID={testID}
+      accessibilityRole="radio"
+      accessibilityState={{ checked: selected, disabled }}
+      disabled={disabled}
+      onPress={onPress}
+      style={[styles.chip, { borderColor: selected ? theme.tint : theme.border, backgroundColor: selected ? theme.tint : theme.surface }]}>
+      <Text style={[styles.chipText, { color: selected ? theme.onTint : theme.text }]}>{label}</Text>
+    </Pressable>
+  );
+}
+
 const styles = StyleSheet.create({
   flex: { flex: 1 },
-  content: { padding: spacing.lg, paddingBottom: spacing.xxl },
+  content: { padding: spacing.lg, paddingBottom: spacing.xxl, width: '100%', maxWidth: 720, alignSelf: 'center' },
   section: { fontSize: fontSize.md, fontWeight: '600', marginBottom: spacing.xs },
   hint: { fontSize: fontSize.sm, marginBottom: spacing.sm },
-  voiceButtons: { gap: spacing.sm },
-  voiceCard: { flexDirection: 'row', alignItems: 'center', borderWidth: 1, borderRadius: radius.md, padding: spacing.md, gap: spacing.md },
-  voiceName: { fontSize: fontSize.md, fontWeight: '600' },
+  modes: { flexDirection: 'row', flexWrap: 'wrap', gap: spacing.sm, marginBottom: spacing.md },
+  chip: { minHeight: 44, justifyContent: 'center', borderWidth: 1, borderRadius: radius.pill, paddingHorizontal: spacing.md },
+  chipText: { fontSize: fontSize.sm, fontWeight: '600' },
+  existing: { marginBottom: spacing.lg, gap: spacing.sm },
   spacer: { height: spacing.lg },
   progress: { gap: spacing.sm, marginBottom: spacing.md },
 });

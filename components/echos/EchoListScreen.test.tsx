@@ -1,7 +1,7 @@
 import { act, fireEvent, screen, waitFor } from '@testing-library/react-native';
 
 import { deferred, makeMockApi } from '@/test-utils/api';
-import { ECHO } from '@/test-utils/fixtures';
+import { ECHO, VOICE } from '@/test-utils/fixtures';
 import { renderWithSession } from '@/test-utils/render';
 import { mockRouter } from '@/test-utils/router';
 
@@ -32,6 +32,39 @@ describe('EchoListScreen', () => {
     expect(mockRouter.push).toHaveBeenCalledWith('/echo/new');
   });
 
+  it('walks a first visit (no voices, no echos) through the three steps', async () => {
+    const api = makeMockApi();
+    api.listEchos.mockResolvedValue({ success: true, echos: [], count: 0 });
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [], count: 0 });
+    renderWithSession(<EchoListScreen />, { api });
+    expect(await screen.findByTestId('first-visit')).toBeTruthy();
+    expect(screen.getByText('A recording')).toBeTruthy();
+    expect(screen.getByText('A voice')).toBeTruthy();
+    expect(screen.getByText('An echo')).toBeTruthy();
+    expect(screen.queryByText(/model|clone|upload/i)).toBeNull();
+    fireEvent.press(screen.getByTestId('first-visit-start'));
+    expect(mockRouter.push).toHaveBeenCalledWith('/echo/new');
+  });
+
+  it('offers to make an echo with a voice the person already has', async () => {
+    const api = makeMockApi();
+    api.listEchos.mockResolvedValue({ success: true, echos: [], count: 0 });
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [VOICE], count: 1 });
+    renderWithSession(<EchoListScreen />, { api });
+    expect(await screen.findByText('No echos yet')).toBeTruthy();
+    expect(screen.getByText(/You have a voice ready/)).toBeTruthy();
+    expect(screen.queryByTestId('first-visit')).toBeNull();
+  });
+
+  it('lands on the echos when there are some, not on the first steps', async () => {
+    const api = makeMockApi();
+    api.listEchos.mockResolvedValue({ success: true, echos: [ECHO], count: 1 });
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [], count: 0 });
+    renderWithSession(<EchoListScreen />, { api });
+    expect(await screen.findByTestId('echo-row-e1')).toBeTruthy();
+    expect(screen.queryByTestId('first-visit')).toBeNull();
+  });
+
   it("shows the server's message on error and retries", async () => {
     const api = makeMockApi();
     api.listEchos.mockRejectedValueOnce(new Error('The database is unavailable right now.'));
@@ -53,7 +86,7 @@ describe('EchoListScreen', () => {
     expect(screen.getByTestId('echo-voice-notice-e3').props.children).toBe('This echo has no voice yet; choose one for it.');
     expect(screen.queryByTestId('echo-voice-notice-e1')).toBeNull();
     expect(screen.getByTestId('echo-row-e2').props.accessibilityLabel).toBe(
-      "Open Grandpa Joe. This echo's voice was deleted; choose another voice for it.",
+      "Talk with Grandpa Joe. This echo's voice was deleted; choose another voice for it.",
     );
     fireEvent.press(screen.getByTestId('echo-row-e2'));
     expect(mockRouter.push).toHaveBeenCalledWith('/echo/e2');

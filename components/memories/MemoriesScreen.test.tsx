@@ -6,6 +6,7 @@ import type { Memory } from '@/lib/types';
 import { makeMockApi, type MockApi } from '@/test-utils/api';
 import { ECHO } from '@/test-utils/fixtures';
 import { renderWithSession } from '@/test-utils/render';
+import { mockRouter } from '@/test-utils/router';
 
 import { MemoriesScreen } from './MemoriesScreen';
 
@@ -30,6 +31,22 @@ function setup(memories: Memory[] = [ROSES, LOVE], total = memories.length): Moc
 beforeEach(() => jest.clearAllMocks());
 
 describe('MemoriesScreen', () => {
+  it("opened from a link or after a reload, leads back to the echo's conversation", async () => {
+    mockRouter.canGoBack.mockReturnValue(false);
+    setup();
+    await screen.findByText('What Grandma Rose remembers');
+    expect(screen.getByTestId('header-home-button').props.accessibilityLabel).toBe('Back to Grandma Rose');
+    fireEvent.press(screen.getByTestId('header-home-button'));
+    expect(mockRouter.replace).toHaveBeenCalledWith({ pathname: '/echo/[id]', params: { id: 'e1' } });
+    mockRouter.canGoBack.mockReturnValue(true);
+  });
+
+  it('has no extra control when the header can go back by itself', async () => {
+    setup();
+    await screen.findByText('What Grandma Rose remembers');
+    expect(screen.queryByTestId('header-home-button')).toBeNull();
+  });
+
   it('lists what the echo remembers, newest first as the server sends them', async () => {
     const api = setup();
     expect(await screen.findByText('What Grandma Rose remembers')).toBeTruthy();

@@ -6,6 +6,7 @@ import { Stack } from 'expo-router';
 import { useState } from 'react';
 import { FlatList, KeyboardAvoidingView, Platform, RefreshControl, StyleSheet, Text, TextInput, View } from 'react-native';
 
+import { useBackControl } from '@/components/navigation/BackControl';
 import { Button } from '@/components/ui/Button';
 import { EmptyView, ErrorBanner, ErrorView, LoadingView } from '@/components/ui/StateViews';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
@@ -49,7 +50,9 @@ export function MemoriesScreen({ echoId }: { echoId: string }) {
 
   const name = resource.data?.echo.name;
   const title = name ? `What ${name} remembers` : 'Memories';
-  const header = <Stack.Screen options={{ title }} />;
+  // Opened from a link or after a reload: the way back leads to the echo's conversation.
+  const backControl = useBackControl({ pathname: '/echo/[id]', params: { id: echoId } }, name ?? 'Conversation');
+  const header = <Stack.Screen options={{ title, headerLeft: backControl }} />;
 
   if (resource.loading && !resource.data) {
     return (

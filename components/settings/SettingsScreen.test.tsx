@@ -17,32 +17,51 @@ const HEALTHY = {
 };
 
 describe('SettingsScreen', () => {
-  it('shows the backend, its health while loading and after, and the user', async () => {
+  it('shows the name (never "local|name"), the health while loading and after, and the details one tap away', async () => {
     const api = makeMockApi();
     const pending = deferred<typeof HEALTHY>();
     api.health.mockReturnValue(pending.promise);
     renderWithSession(<SettingsScreen />, { api });
-    expect(screen.getByTestId('settings-api-url').props.children).toBe('http://localhost:5000');
     expect(screen.getByTestId('settings-health').props.children).toBe('Checking…');
-    expect(screen.getByTestId('settings-identity').props.children).toBe('local|alex');
-    expect(screen.getByTestId('settings-user-id').props.children).toBe('u1');
+    expect(screen.getByTestId('settings-identity').props.children).toBe('alex');
+    expect(screen.queryByText(/local\|/)).toBeNull();
+    expect(screen.queryByTestId('settings-user-id')).toBeNull();
+    expect(screen.queryByTestId('settings-api-url')).toBeNull();
     await act(async () => pending.resolve(HEALTHY));
-    expect(screen.getByTestId('settings-health').props.children).toBe('Healthy');
+    expect(screen.getByTestId('settings-health').props.children).toBe('Working');
+    expect(screen.queryByText('Local voice engine')).toBeNull();
+
+    fireEvent.press(screen.getByTestId('settings-details-toggle'));
+    expect(screen.getByTestId('settings-api-url').props.children).toBe('http://localhost:5000');
+    expect(screen.getByTestId('settings-user-id').props.children).toBe('u1');
+    expect(screen.getByTestId('settings-sign-in-id').props.children).toBe('local|alex');
     expect(screen.getByText('Local voice engine')).toBeTruthy();
   });
 
-  it('says when the backend is degraded', async () => {
+  it('shows the name typed at sign-in', () => {
+    const api = makeMockApi();
+    api.health.mockResolvedValue(HEALTHY);
+    renderWithSession(<SettingsScreen />, {
+      api,
+      state: { status: 'signedIn', session: { mode: 'local', userId: 'u1', identity: 'local|alex-smith', displayName: 'Alex Smith' } },
+    });
+    expect(screen.getByTestId('settings-identity').props.children).toBe('Alex Smith');
+  });
+
+  it('says in words when the server is degraded, with the details one tap away', async () => {
     const api = makeMockApi();
     api.health.mockResolvedValue({ status: 'degraded', components: { database: { status: 'unavailable' }, voice_provider: { status: 'ok' } } });
     renderWithSession(<SettingsScreen />, { api });
-    expect(await screen.findByText('Degraded (database: unavailable, voice: ok)')).toBeTruthy();
+    expect(await screen.findByText('Partly working: some things may fail for now')).toBeTruthy();
+    fireEvent.press(screen.getByTestId('settings-details-toggle'));
+    expect(screen.getByText('Degraded (database: unavailable, voice: ok)')).toBeTruthy();
   });
 
   it('says when the backend cannot be reached', async () => {
     const api = makeMockApi();
     api.health.mockRejectedValue(new ApiError(0, 'network_error', 'Could not reach the Echo server at http://localhost:5000.'));
     renderWithSession(<SettingsScreen />, { api });
-    expect(await screen.findByText('Unreachable')).toBeTruthy();
+    expect(await screen.findByText('Not answering')).toBeTruthy();
     expect(screen.getByText('Could not reach the Echo server at http://localhost:5000.')).toBeTruthy();
   });
 

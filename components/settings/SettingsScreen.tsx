@@ -1,13 +1,17 @@
-/** Settings: the backend in use and its health, who is signed in, and sign out. */
+/**
+ * Settings: who is signed in (by name, never "local|name"), whether Echo's server is answering, sign out and
+ * deleting everything. Addresses, ids and engine names stay under "Technical details".
+ */
 import { useState } from 'react';
 import { ScrollView, StyleSheet, Text, View } from 'react-native';
 
 import { Button } from '@/components/ui/Button';
+import { DetailRow, Details } from '@/components/ui/Details';
 import { ErrorBanner } from '@/components/ui/StateViews';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
-import { useSession, useSignedInSession } from '@/lib/session';
+import { displayNameOf, useSession, useSignedInSession } from '@/lib/session';
 import { useResource } from '@/lib/useResource';
 
 export function SettingsScreen() {
@@ -39,29 +43,43 @@ export function SettingsScreen() {
   const healthText = health.loading
     ? 'Checking…'
     : health.error
-      ? 'Unreachable'
+      ? 'Not answering'
       : health.data?.status === 'healthy'
-        ? 'Healthy'
+        ? 'Working'
         : health.data
-          ? `Degraded (database: ${health.data.components.database?.status ?? 'unknown'}, voice: ${health.data.components.voice_provider?.status ?? 'unknown'})`
+          ? 'Partly working: some things may fail for now'
           : '';
+  const degradedDetail = health.data && health.data.status !== 'healthy'
+    ? `Degraded (database: ${health.data.components.database?.status ?? 'unknown'}, voice: ${health.data.components.voice_provider?.status ?? 'unknown'})`
+    : null;
   const provider = health.data?.components.voice_provider;
 
   return (
     <ScrollView style={{ backgroundColor: theme.background }} contentContainerStyle={styles.content} testID="settings-screen">
-      <Section title="Server">
-        <Row label="Backend URL" value={config.apiUrl} testID="settings-api-url" />
-        <Row label="Status" value={healthText} testID="settings-health" />
-        {provider ? <Row label="Voice engine" value={String(provider.description ?? provider.provider ?? provider.status)} /> : null}
-        <ErrorBanner message={health.error} testID="health-error" />
-        <Button title="Check again" variant="secondary" compact onPress={() => void health.reload('refresh')} busy={health.refreshing} testID="health-recheck" />
+      <Section title="You">
+        <Row label="Signed in as" value={displayNameOf(session)} testID="settings-identity" />
+        <Row
+          label="How you sign in"
+          value={
+            session.mode === 'auth0'
+              ? 'With your account'
+              : 'With your name, no password. The same name shows the same echos here and on the web page.'
+          }
+        />
+        <Button title="Sign out" variant="secondary" onPress={() => void signOut()} testID="sign-out-button" />
       </Section>
 
-      <Section title="Account">
-        <Row label="Signed in as" value={session.email ?? session.identity} testID="settings-identity" />
-        <Row label="User id" value={session.userId} testID="settings-user-id" />
-        <Row label="Sign-in" value={session.mode === 'auth0' ? 'Auth0' : 'Local mode (no password, this machine only)'} />
-        <Button title="Sign out" variant="secondary" onPress={() => void signOut()} testID="sign-out-button" />
+      <Section title="Echo's server">
+        <Row label="Status" value={healthText} testID="settings-health" />
+        <ErrorBanner message={health.error} testID="health-error" />
+        <Button title="Check again" variant="secondary" compact onPress={() => void health.reload('refresh')} busy={health.refreshing} testID="health-recheck" />
+        <Details testID="settings-details">
+          <DetailRow label="Server address" value={config.apiUrl} testID="settings-api-url" />
+          {degradedDetail ? <DetailRow label="Health" value={degradedDetail} testID="settings-health-detail" /> : null}
+          {provider ? <DetailRow label="Voice engine" value={String(provider.description ?? provider.provider ?? provider.status)} /> : null}
+          <DetailRow label="Sign-in identity" value={session.identity} testID="settings-sign-in-id" />
+          <DetailRow label="User id" value={session.userId} testID="settings-user-id" />
+        </Details>
       </Section>
 
       <Section title="Your data">

@@ -26,9 +26,19 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import E2E_ARTIFACTS, wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "dist"
+SCREENSHOTS = REPO / "docs" / "screenshots"
 TIMEOUT_MS = 30_000
+PHONE = {"width": 390, "height": 844}
+
+
+def shot(page, name: str) -> None:
+    """A screenshot of the screen as it is, among the test artifacts."""
+    E2E_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(E2E_ARTIFACTS / f"app-{name}.png"))
 
 
 def export_web_app() -> None:
@@ -113,16 +123,22 @@ def test_sign_in_create_echo_talk_and_listen(page, site: str, live_server: str, 
     echo_name = "Grandma Rose"
     voice = write_voice_wav(tmp_path / "rose.wav")
 
-    # Sign in (local mode): the runtime config pointed the app at the live server.
+    # Sign in (local mode): the runtime config pointed the app at the live server (one tap away).
     page.goto(f"{site}/")
     page.get_by_test_id("sign-in-screen").wait_for()
-    assert page.get_by_text(f"Server: {live_server}").is_visible()
+    page.get_by_test_id("sign-in-details-toggle").click()
+    assert page.get_by_test_id("sign-in-server").inner_text() == live_server
     page.get_by_test_id("local-name-input").fill(user)
     page.get_by_test_id("local-sign-in-button").click()
-    page.get_by_text("No echos yet").wait_for()
+
+    # A first visit walks through the three steps, in plain words.
+    page.get_by_test_id("first-visit").wait_for()
+    for step in ("A recording", "A voice", "An echo"):
+        assert page.get_by_text(step, exact=True).is_visible()
+    shot(page, "first-visit")
 
     # Create an echo with an uploaded voice.
-    page.get_by_test_id("new-echo-button").first.click()
+    page.get_by_test_id("first-visit-start").click()
     page.get_by_test_id("echo-name-input").fill(echo_name)
     page.get_by_test_id("echo-persona-input").fill("Warm and funny; talks about her roses.")
     with page.expect_file_chooser() as chooser:
@@ -135,10 +151,7 @@ def test_sign_in_create_echo_talk_and_listen(page, site: str, live_server: str, 
     assert uploaded.value.status == 201, uploaded.value.text()
     model_id = uploaded.value.json()["model_id"]
 
-    # Back on the list, the new echo is there; open its conversation.
-    row = page.locator("[data-testid^='echo-row-']").filter(has_text=echo_name)
-    row.wait_for()
-    row.click()
+    # Conversation first: the new echo's conversation opens.
     page.get_by_text(f"Say hello to {echo_name}").wait_for()
     echo_url = page.url
     assert "/echo/" in echo_url
@@ -240,6 +253,8 @@ def test_deleted_voice_is_never_replaced_silently(page, site: str, live_server: 
 
     speech: list[str] = []
     page.on("request", lambda r: speech.append(r.url) if "/api/synthesize" in r.url or "/api/audio/" in r.url else None)
+    order: list[str] = []  # every API request, in the order the app sent them
+    page.on("request", lambda r: order.append(f"{r.method} {r.url}") if "/api/" in r.url else None)
 
     # Sign in as that user and open the echo: it has its voice, so no notice.
     page.goto(f"{site}/")
@@ -271,18 +286,25 @@ def test_deleted_voice_is_never_replaced_silently(page, site: str, live_server: 
     notice.wait_for()
     assert notice.inner_text() == DELETED_NOTICE
 
+    # Its editing says so too, with nothing chosen in its place.
+    page.goto(f"{site}/echo/{echo_id}/edit")
+    assert page.get_by_test_id("edit-voice-notice").inner_text() == DELETED_NOTICE
+    page.get_by_test_id("edit-no-free-voice").wait_for()
+    shot(page, "edit-deleted-voice")
+
     # A second voice: the conversation's picker offers it; choosing it (PATCH) clears the notice.
     second = clone_voice(live_server, user_id, "Second voice", wav)
-    page.get_by_test_id(f"echo-row-{echo_id}").click()
+    page.goto(f"{site}/echo/{echo_id}")
     page.get_by_test_id("voice-notice").wait_for()
-    asked = len(speech)
+    asked = len(order)
     speak.click()  # the app knows: it does not ask the server, and never speaks in another voice
-    page.wait_for_timeout(500)
-    assert len(speech) == asked, speech[asked:]
     page.get_by_test_id(f"voice-choice-{second}").click()
     with page.expect_response(lambda r: f"/api/echo/{echo_id}" in r.url and r.request.method == "PATCH") as patched:
         page.get_by_test_id("use-voice-button").click()
     assert patched.value.status == 200, patched.value.text()
+    # Requests go out in order: nothing was asked to speak between the tap on Speak and the PATCH.
+    before_patch = order[asked : next(i for i, r in enumerate(order) if r.startswith("PATCH ") and i >= asked)]
+    assert not [r for r in before_patch if "/api/synthesize" in r or "/api/audio/" in r], before_patch
     assert patched.value.json()["echo"]["voice_status"] == "ready"
     page.get_by_text("Grandpa Joe now speaks in the voice “Second voice”.").wait_for()
     assert page.get_by_test_id("voice-notice").count() == 0
@@ -306,7 +328,7 @@ def test_record_a_voice_in_the_browser(microphone_browser, site: str, tmp_path: 
         page.goto(f"{site}/")
         page.get_by_test_id("local-name-input").fill(f"rec-{uuid.uuid4().hex[:8]}")
         page.get_by_test_id("local-sign-in-button").click()
-        page.get_by_test_id("new-echo-button").first.click()
+        page.get_by_test_id("first-visit-start").click()
         page.get_by_test_id("echo-name-input").fill("Recorded")
         page.get_by_test_id("echo-persona-input").fill("Recorded in the browser.")
         page.get_by_test_id("record-button").click()
@@ -318,6 +340,208 @@ def test_record_a_voice_in_the_browser(microphone_browser, site: str, tmp_path: 
             page.get_by_test_id("create-echo-submit").click()
         assert uploaded.value.status == 201, uploaded.value.text()
         assert uploaded.value.json()["duration_seconds"] >= 3
-        page.locator("[data-testid^='echo-row-']").filter(has_text="Recorded").wait_for()
+        page.get_by_text("Say hello to Recorded").wait_for()
+    finally:
+        context.close()
+
+
+def make_user(live_server: str, name: str) -> str:
+    """The user the app signs in as with ``name`` (local mode: "local|<slug>", as lib/session.tsx makes it)."""
+    made = requests.post(f"{live_server}/api/users/local%7C{name.lower()}", json={}, timeout=10)
+    assert made.status_code in (200, 201), made.text
+    return made.json()["user"]
+
+
+def history_total(live_server: str, user_id: str) -> int:
+    answer = requests.get(f"{live_server}/api/speech-history", params={"user_id": user_id, "limit": 1}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["total"]
+
+
+def test_conversation_first_editing_and_history_on_a_phone(
+    browser, site: str, live_server: str, tmp_path: Path
+) -> None:
+    """Issue 15 in the app, at phone size: land on the echos, the conversation first, editing, voices, history."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        name = f"Rosa{uuid.uuid4().hex[:6]}"
+        user_id = make_user(live_server, name)
+        wav = write_voice_wav(tmp_path / "rose.wav")
+        first = clone_voice(live_server, user_id, "Rose at the seaside", wav)
+        spare = clone_voice(live_server, user_id, "Rose reading", wav)
+        echo = requests.post(
+            f"{live_server}/api/echo",
+            json={
+                "user_id": user_id,
+                "name": "Grandma Rose",
+                "persona_prompt": "Warm; loves roses.",
+                "voice_model_id": first,
+            },
+            timeout=10,
+        )
+        assert echo.status_code == 201, echo.text
+        echo_id = echo.json()["echo"]["_id"]
+        for role, content in (
+            ("user", "Hello Grandma, I miss you."),
+            ("assistant", "Hello, love. Tell me about the garden."),
+        ):
+            said = requests.post(
+                f"{live_server}/api/conversation/{echo_id}",
+                json={"user_id": user_id, "role": role, "content": content},
+                timeout=10,
+            )
+            assert said.status_code == 201, said.text
+        reply_id = said.json()["message"]["_id"]
+
+        # Sign in with the name: the person with echos lands on them; Settings shows the name, never "local|…".
+        page.goto(f"{site}/")
+        page.get_by_test_id("local-name-input").fill(name)
+        page.get_by_test_id("local-sign-in-button").click()
+        page.get_by_test_id(f"echo-row-{echo_id}").wait_for()
+        assert page.get_by_test_id("first-visit").count() == 0
+        shot(page, "echos")
+        page.get_by_test_id("tab-settings").click()
+        assert page.get_by_test_id("settings-identity").inner_text() == name
+        assert "local|" not in page.locator("body").inner_text()
+        page.get_by_test_id("tab-echos").click()
+
+        # Opening the echo shows its conversation first, naming its voice; memories and editing one tap away.
+        page.get_by_test_id(f"echo-row-{echo_id}").click()
+        page.get_by_text("Hello, love. Tell me about the garden.").wait_for()
+        assert (
+            page.get_by_test_id("echo-voice-line").inner_text()
+            == "Grandma Rose speaks in the voice “Rose at the seaside”."
+        )
+        page.get_by_test_id("edit-echo-button").wait_for()
+        page.get_by_test_id("memories-button").wait_for()
+        shot(page, "conversation")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "app-conversation.png"))
+
+        # Speak the echo's message in its voice: it goes into the history once complete.
+        with page.expect_response(lambda r: r.url.endswith("/api/synthesize")) as spoken:
+            page.get_by_test_id(f"speak-{reply_id}").click()
+        assert spoken.value.status == 200, spoken.value.text()
+
+        # Edit its name, persona and voice (PATCH only what changed); the conversation shows the new name.
+        page.get_by_test_id("edit-echo-button").click()
+        name_input = page.get_by_test_id("edit-name-input")
+        name_input.wait_for()
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"edit-name-input\"]').value === 'Grandma Rose'"
+        )
+        name_input.fill("Nana Rose")
+        page.get_by_test_id("edit-persona-input").fill("Warm; loves roses and the sea.")
+        page.get_by_test_id(f"voice-choice-{spare}").click()
+        shot(page, "edit-echo")
+        with page.expect_response(lambda r: f"/api/echo/{echo_id}" in r.url and r.request.method == "PATCH") as patched:
+            page.get_by_test_id("edit-save").click()
+        assert patched.value.status == 200, patched.value.text()
+        assert json.loads(patched.value.request.post_data or "{}") == {
+            "name": "Nana Rose",
+            "persona_prompt": "Warm; loves roses and the sea.",
+            "voice_model_id": spare,
+            "user_id": user_id,
+        }
+        page.get_by_test_id("echo-voice-line").filter(
+            has_text="Nana Rose speaks in the voice “Rose reading”."
+        ).wait_for()
+
+        # A direct link (or a reload) of any screen has a way back.
+        page.goto(f"{site}/echo/{echo_id}/memories")
+        page.get_by_text("What Nana Rose remembers").first.wait_for()
+        page.get_by_test_id("header-home-button").click()
+        page.wait_for_url(f"{site}/echo/{echo_id}")
+        page.get_by_test_id("header-home-button").click()
+        page.wait_for_url(f"{site}/")
+        page.get_by_test_id(f"echo-row-{echo_id}").wait_for()
+
+        # Voices: rename one, play its original recording and a preview of the clone.
+        page.get_by_test_id("tab-voices").click()
+        page.get_by_test_id(f"rename-voice-{first}").click()
+        page.get_by_test_id(f"rename-input-{first}").fill("Rose by the sea")
+        with page.expect_response(
+            lambda r: f"/api/voice-models/{first}" in r.url and r.request.method == "PATCH"
+        ) as renamed:
+            page.get_by_test_id(f"rename-save-{first}").click()
+        assert renamed.value.status == 200, renamed.value.text()
+        page.get_by_test_id(f"voice-name-{first}").filter(has_text="Rose by the sea").wait_for()
+        with page.expect_response(
+            lambda r: r.url.endswith(f"/api/voice-models/{first}/recording?user_id={user_id}")
+        ) as asked:
+            with page.expect_response(lambda r: "/api/recording/" in r.url) as recording:
+                page.get_by_test_id(f"play-recording-{first}").click()
+        assert asked.value.status == 200, asked.value.text()
+        assert recording.value.status in (200, 206)
+        assert recording.value.headers.get("content-type", "").startswith("audio/")
+        with page.expect_response(lambda r: r.url.endswith("/api/synthesize")) as preview:
+            with page.expect_response(lambda r: "/api/audio/" in r.url) as audio:
+                page.get_by_test_id(f"play-voice-{first}").click()
+        sent = json.loads(preview.value.request.post_data or "{}")
+        assert preview.value.status == 200 and sent["reference_id"] == first and "echo_id" not in sent, sent
+        assert audio.value.status in (200, 206)
+        shot(page, "voices")
+
+        # A new echo can reuse a voice no echo speaks in (the first one is free again): no upload.
+        uploads: list[str] = []
+        page.on("request", lambda r: uploads.append(r.url) if "/api/upload-reference" in r.url else None)
+        page.get_by_test_id(f"make-echo-{first}").click()
+        page.get_by_test_id("echo-name-input").fill("Rose, young")
+        page.get_by_test_id("echo-persona-input").fill("Rose at twenty.")
+        assert page.get_by_test_id(f"existing-voice-{first}").get_attribute("aria-checked") == "true"
+        with page.expect_response(lambda r: r.url.endswith("/api/echo") and r.request.method == "POST") as created:
+            page.get_by_test_id("create-echo-submit").click()
+        assert created.value.status == 201, created.value.text()
+        assert created.value.json()["echo"]["voice_model_id"] == first
+        page.get_by_text("Say hello to Rose, young").wait_for()
+        assert uploads == []
+
+        # History: what was spoken, newest first; replay, download, delete.
+        wait_until(lambda: history_total(live_server, user_id) >= 2, "the speech is in the history", timeout=120)
+        page.goto(f"{site}/history")
+        items = page.locator("[data-testid^='history-item-']:not([data-testid^='history-item-error-'])")
+        items.first.wait_for()
+        listed = requests.get(f"{live_server}/api/speech-history", params={"user_id": user_id}, timeout=10).json()[
+            "items"
+        ]
+        shown = [i.get_attribute("data-testid").removeprefix("history-item-") for i in items.all()]
+        assert shown == [i["_id"] for i in listed][: len(shown)]
+        assert [i["created_at"] for i in listed] == sorted((i["created_at"] for i in listed), reverse=True)
+        newest = listed[0]
+        assert {i["text"] for i in listed} >= {
+            "Hello. This is how this voice sounds in Echo.",
+            "Hello, love. Tell me about the garden.",
+        }
+        with page.expect_response(lambda r: "/api/audio/" in r.url) as replay:
+            page.get_by_test_id(f"history-play-{newest['_id']}").click()
+        assert replay.value.status in (200, 206)
+        # Download: the file itself when the server lets the page fetch it (CORS on audio), else it opens in a tab.
+        audio_url = f"{live_server}{newest['audio_url']}"
+        cors = requests.get(audio_url, headers={"Origin": site}, timeout=30).headers.get("Access-Control-Allow-Origin")
+        if cors in (site, "*"):
+            with page.expect_download() as download:
+                page.get_by_test_id(f"history-save-{newest['_id']}").click()
+            assert download.value.suggested_filename.startswith("echo-")
+            assert Path(download.value.path()).stat().st_size > 0
+        else:
+            with context.expect_page() as opened:
+                page.get_by_test_id(f"history-save-{newest['_id']}").click()
+            assert opened.value.url == audio_url
+            opened.value.close()
+            assert page.url == f"{site}/history"  # the app stays where it is
+        shot(page, "history")
+        page.once("dialog", lambda dialog: dialog.accept())
+        with page.expect_response(
+            lambda r: "/api/speech-history/" in r.url and r.request.method == "DELETE"
+        ) as deleted:
+            page.get_by_test_id(f"history-delete-{newest['_id']}").click()
+        assert deleted.value.status == 200, deleted.value.text()
+        page.get_by_test_id(f"history-item-{newest['_id']}").wait_for(state="detached")
+        assert history_total(live_server, user_id) == len(listed) - 1
+        assert errors == []
     finally:
         context.close()

@@ -1,0 +1,3 @@
+import { HistoryScreen } from '@/components/history/HistoryScreen';
+
+export default HistoryScreen;

@@ -1,0 +1,3 @@
+import { CloneVoiceScreen } from '@/components/voices/CloneVoiceScreen';
+
+export default CloneVoiceScreen;

@@ -1,0 +1,214 @@
+/**
+ * Change an echo: its name, who it is (the persona) and its voice. An echo whose voice was deleted (or that
+ * never had one) says so here and offers the person's free voices; saving PATCHes only what changed. The echo
+ * can be deleted from here too (its voice stays under Voices).
+ */
+import { Stack, useRouter } from 'expo-router';
+import { useEffect, useRef, useState } from 'react';
+import { KeyboardAvoidingView, Platform, ScrollView, StyleSheet, Text, View } from 'react-native';
+
+import { useBackControl, useLeave } from '@/components/navigation/BackControl';
+import { Button } from '@/components/ui/Button';
+import { ErrorBanner, ErrorView, LoadingView } from '@/components/ui/StateViews';
+import { TextField } from '@/components/ui/TextField';
+import { isVoiceFree, VoicePicker } from '@/components/voices/VoicePicker';
+import { SAMPLE_TEXT } from '@/constants/config';
+import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
+import { errorMessage } from '@/lib/api';
+import { confirmAsync } from '@/lib/confirm';
+import { useApi } from '@/lib/session';
+import type { Echo, VoiceModel } from '@/lib/types';
+import { useResource } from '@/lib/useResource';
+import { useSpeaker } from '@/lib/useSpeaker';
+import { VOICE_NOTICES, voiceStatusOf } from '@/lib/voiceStatus';
+
+import { NAME_MAX, PERSONA_MAX } from './CreateEchoScreen';
+
+interface EditData {
+  echo: Echo;
+  voices: VoiceModel[];
+}
+
+export function EditEchoScreen({ echoId }: { echoId: string }) {
+  const api = useApi();
+  const router = useRouter();
+  const theme = useTheme();
+  const speaker = useSpeaker();
+  const backControl = useBackControl({ pathname: '/echo/[id]', params: { id: echoId } }, 'Conversation');
+  const leave = useLeave({ pathname: '/echo/[id]', params: { id: echoId } });
+  const [name, setName] = useState('');
+  const [persona, setPersona] = useState('');
+  const [voiceId, setVoiceId] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [showErrors, setShowErrors] = useState(false);
+
+  const data = useResource<EditData>(async () => {
+    const [echo, voices] = await Promise.all([api.getEcho(echoId), api.listVoiceModels({ limit: 200 })]);
+    return { echo: echo.echo, voices: voices.voice_models };
+  }, [api, echoId]);
+
+  // The form starts from the echo as the server has it (once: a reload after a failed save keeps the edits).
+  const loaded = data.data?.echo ?? null;
+  const filled = useRef(false);
+  useEffect(() => {
+    if (!loaded || filled.current) return;
+    filled.current = true;
+    setName(loaded.name);
+    setPersona(loaded.persona_prompt);
+    setVoiceId(voiceStatusOf(loaded) === 'ready' ? loaded.voice_model_id : null);
+  }, [loaded]);
+
+  const title = loaded ? `Edit ${loaded.name}` : 'Edit echo';
+  const header = <Stack.Screen options={{ title, headerLeft: backControl }} />;
+
+  if (data.loading && !data.data) {
+    return (
+      <>
+        {header}
+        <LoadingView label="Loading…" />
+      </>
+    );
+  }
+  if (!data.data) {
+    return (
+      <>
+        {header}
+        <ErrorView message={data.error ?? 'This echo could not be loaded.'} onRetry={() => void data.reload('initial')} />
+      </>
+    );
+  }
+
+  const { echo, voices } = data.data;
+  const status = voiceStatusOf(echo);
+  const nameError = !name.trim() ? 'Give your echo a name.' : name.trim().length > NAME_MAX ? `Keep the name under ${NAME_MAX} characters.` : null;
+  const personaError = !persona.trim() ? 'Describe who this echo is and how they speak.' : persona.length > PERSONA_MAX ? `Keep this under ${PERSONA_MAX} characters.` : null;
+  const anyFree = voices.some((v) => isVoiceFree(v, echo._id));
+  const selected = voices.find((v) => v.model_id === voiceId) ?? null;
+
+  const changes: Partial<Pick<Echo, 'name' | 'persona_prompt' | 'voice_model_id'>> = {};
+  if (name.trim() !== echo.name) changes.name = name.trim();
+  if (persona.trim() !== echo.persona_prompt) changes.persona_prompt = persona.trim();
+  if (voiceId && (voiceId !== echo.voice_model_id || status !== 'ready')) changes.voice_model_id = voiceId;
+
+  async function save() {
+    setShowErrors(true);
+    setError(null);
+    if (nameError || personaError || saving) return;
+    if (!Object.keys(changes).length) {
+      leave();
+      return;
+    }
+    setSaving(true);
+    try {
+      const result = await api.updateEcho(echo._id, changes);
+      data.setData((current) => (current ? { ...current, echo: result.echo } : current));
+      speaker.stop();
+      leave();
+    } catch (e) {
+      setError(errorMessage(e));
+      // A voice may have gone, or been taken by another echo, meanwhile.
+      void data.reload('refresh');
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  async function remove() {
+    setError(null);
+    const ok = await confirmAsync(`Delete ${echo.name}?`, 'The echo, its conversation and its memories are deleted. Its voice stays under Voices.');
+    if (!ok) return;
+    setDeleting(true);
+    try {
+      await api.deleteEcho(echo._id);
+      speaker.stop();
+      if (router.canGoBack()) router.dismissTo('/');
+      else router.replace('/');
+    } catch (e) {
+      setError(errorMessage(e));
+      setDeleting(false);
+    }
+  }
+
+  return (
+    <KeyboardAvoidingView style={[styles.flex, { backgroundColor: theme.background }]} behavior={Platform.OS === 'ios' ? 'padding' : undefined}>
+      {header}
+      <ScrollView contentContainerStyle={styles.content} keyboardShouldPersistTaps="handled" testID="edit-echo-screen">
+        <TextField
+          label="Name"
+          value={name}
+          onChangeText={setName}
+          maxLength={NAME_MAX + 20}
+          editable={!saving}
+          error={showErrors ? nameError : null}
+          testID="edit-name-input"
+        />
+        <TextField
+          label="Who they are"
+          value={persona}
+          onChangeText={setPersona}
+          multiline
+          editable={!saving}
+          error={showErrors ? personaError : null}
+          testID="edit-persona-input"
+        />
+
+        <Text style={[styles.section, { color: theme.text }]}>Voice</Text>
+        {status !== 'ready' ? (
+          <Text testID="edit-voice-notice" accessibilityRole="alert" style={[styles.notice, { color: theme.text, backgroundColor: theme.warningSurface, borderColor: theme.warning }]}>
+            {VOICE_NOTICES[status]}
+          </Text>
+        ) : null}
+        {anyFree ? (
+          <View style={styles.voices}>
+            <VoicePicker voices={voices} selected={voiceId} onSelect={setVoiceId} echoId={echo._id} label={`${echo.name}'s voice`} disabled={saving} />
+            {selected ? (
+              <Button
+                title={speaker.activeKey === selected.model_id && speaker.phase !== 'idle' ? 'Stop' : `Hear ${selected.name}`}
+                variant="secondary"
+                compact
+                style={styles.start}
+                onPress={() => void speaker.toggle(selected.model_id, SAMPLE_TEXT, { referenceId: selected.model_id })}
+                testID="edit-preview-voice"
+              />
+            ) : null}
+            <ErrorBanner message={speaker.error} testID="edit-preview-error" />
+          </View>
+        ) : (
+          <Text testID="edit-no-free-voice" style={[styles.hint, { color: theme.textMuted }]}>
+            {voices.length
+              ? 'Each of your voices already speaks for another echo.'
+              : 'You have no voices yet.'}
+          </Text>
+        )}
+        <Button
+          title="Make a new voice"
+          variant="plain"
+          compact
+          style={styles.start}
+          onPress={() => router.push('/voice/new')}
+          testID="edit-new-voice"
+        />
+
+        <ErrorBanner message={error} testID="edit-error" />
+        <Button title="Save" onPress={() => void save()} busy={saving} testID="edit-save" />
+
+        <View style={[styles.danger, { borderColor: theme.border }]}>
+          <Button title={`Delete ${echo.name}`} variant="danger" busy={deleting} onPress={() => void remove()} testID="delete-echo-button" />
+        </View>
+      </ScrollView>
+    </KeyboardAvoidingView>
+  );
+}
+
+const styles = StyleSheet.create({
+  flex: { flex: 1 },
+  content: { padding: spacing.lg, paddingBottom: spacing.xxl, gap: spacing.sm, width: '100%', maxWidth: 720, alignSelf: 'center' },
+  section: { fontSize: fontSize.md, fontWeight: '600' },
+  hint: { fontSize: fontSize.sm },
+  notice: { fontSize: fontSize.md, fontWeight: '700', borderWidth: 1, borderLeftWidth: 4, borderRadius: radius.md, padding: spacing.md, overflow: 'hidden' },
+  voices: { gap: spacing.sm },
+  start: { alignSelf: 'flex-start' },
+  danger: { marginTop: spacing.xl, paddingTop: spacing.lg, borderTopWidth: StyleSheet.hairlineWidth },
+});
