@@ -27,7 +27,19 @@ from backend.config import Settings, load_settings
 from backend.errors import PayloadTooLarge, register_error_handlers
 from backend.extensions import init_rate_limits
 from backend.logs import configure_logging
-from backend.routes import echos, history, memories, pages, replies, system, users, voice, voice_models
+from backend.routes import (
+    api_keys,
+    echos,
+    history,
+    memories,
+    openai_speech,
+    pages,
+    replies,
+    system,
+    users,
+    voice,
+    voice_models,
+)
 from backend.services import build_services
 
 log = logging.getLogger("echo")
@@ -103,7 +115,11 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     if settings.cors_origins:
         CORS(
             app,
-            resources={r"/api/*": {"origins": list(settings.cors_origins)}, r"/health": {"origins": "*"}},
+            resources={
+                r"/api/*": {"origins": list(settings.cors_origins)},
+                r"/v1/*": {"origins": list(settings.cors_origins)},
+                r"/health": {"origins": "*"},
+            },
             expose_headers=[
                 "Retry-After",
                 "Content-Range",
@@ -118,7 +134,19 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (pages, system, users, voice, voice_models, echos, memories, replies, history):
+    for module in (
+        pages,
+        system,
+        users,
+        voice,
+        voice_models,
+        echos,
+        memories,
+        replies,
+        history,
+        api_keys,
+        openai_speech,
+    ):
         app.register_blueprint(module.bp)
 
 

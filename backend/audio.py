@@ -10,6 +10,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -31,6 +32,12 @@ _ACCEPTED_CONTAINERS = {
 
 # What each output format is served as (from the one formats table).
 OUTPUT_FORMATS = {name: f.media_type for name, f in FORMATS.items()}
+# Formats Echo encodes only on the way out (the OpenAI-compatible speech API), never stored or asked of a provider.
+STREAM_ONLY_FORMATS = {"aac": "audio/aac", "flac": "audio/flac"}
+ENCODER_FORMATS = {**OUTPUT_FORMATS, **STREAM_ONLY_FORMATS}
+# Container and codec of each compressed format.
+_CODECS = {"mp3": ("mp3", "libmp3lame"), "opus": ("ogg", "libopus"), "aac": ("adts", "aac"), "flac": ("flac", "flac")}
+_BIT_RATES = {"mp3": 128000, "opus": 32000, "aac": 64000}
 
 # File extensions for stored uploads, by detected container.
 UPLOAD_EXTENSIONS = {
@@ -177,25 +184,23 @@ class StreamEncoder:
     """
 
     def __init__(self, fmt: str, sample_rate: int):
-        if fmt not in OUTPUT_FORMATS:
+        if fmt not in ENCODER_FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
         self.fmt = fmt
         self.input_rate = sample_rate
         self._started = False
         self._closed = False
         self._container = None
-        if fmt in ("mp3", "opus"):
+        if fmt in _CODECS:
             self._sink = _Sink()
-            container_format, codec = ("mp3", "libmp3lame") if fmt == "mp3" else ("ogg", "libopus")
-            self.output_rate = sample_rate if fmt == "mp3" else _OPUS_RATE
+            container_format, codec = _CODECS[fmt]
+            self.output_rate = _OPUS_RATE if fmt == "opus" else sample_rate
             if fmt == "mp3" and sample_rate not in (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000):
                 self.output_rate = 44100
             self._container = av.open(self._sink, mode="w", format=container_format)
             self._stream = self._container.add_stream(codec, rate=self.output_rate, layout="mono")
-            if fmt == "mp3":
-                self._stream.bit_rate = 128000
-            else:
-                self._stream.bit_rate = 32000
+            if fmt in _BIT_RATES:
+                self._stream.bit_rate = _BIT_RATES[fmt]
             self._resampler = av.AudioResampler(
                 format=self._stream.codec_context.format.name, layout="mono", rate=self.output_rate
             )
@@ -208,7 +213,7 @@ class StreamEncoder:
 
     @property
     def media_type(self) -> str:
-        return OUTPUT_FORMATS[self.fmt]
+        return ENCODER_FORMATS[self.fmt]
 
     def encode(self, samples: np.ndarray) -> bytes:
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -273,6 +278,92 @@ class StreamEncoder:
             self._container.mux(packet)
         self._container.close()
         return self._sink.drain()
+
+
+class Stretch:
+    """Changes the pace of speech without changing its pitch (FFmpeg's atempo), chunk by chunk.
+
+    ``speed`` 2.0 says the same words in half the time. atempo keeps best within 0.5-2.0 per stage, so wider
+    speeds are chained stages (0.25 = 0.5 x 0.5, 4.0 = 2.0 x 2.0).
+    """
+
+    def __init__(self, speed: float, sample_rate: int):
+        if not 0.25 <= speed <= 4.0:
+            raise ValueError(f"speed {speed} is outside 0.25-4.0")
+        self.sample_rate = sample_rate
+        self._pts = 0
+        self._graph = av.filter.Graph()
+        stages = []
+        left = speed
+        while left > 2.0 or left < 0.5:
+            step = 2.0 if left > 2.0 else 0.5
+            stages.append(step)
+            left /= step
+        stages.append(left)
+        self._source = self._graph.add_abuffer(
+            format="flt", sample_rate=sample_rate, layout="mono", time_base=Fraction(1, sample_rate)
+        )
+        node = self._source
+        for step in stages:
+            stage = self._graph.add("atempo", f"{step:.6f}")
+            node.link_to(stage)
+            node = stage
+        sink = self._graph.add("abuffersink")
+        node.link_to(sink)
+        self._graph.configure()
+        self._done = False
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        """Samples in (float32 mono); the stretched samples ready so far out."""
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if not samples.size:
+            return samples
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = self.sample_rate
+        frame.time_base = Fraction(1, self.sample_rate)
+        frame.pts = self._pts
+        self._pts += samples.size
+        self._graph.push(frame)
+        return self._pull()
+
+    def flush(self) -> np.ndarray:
+        """What the filter still holds, once the input has ended."""
+        if self._done:
+            return np.zeros(0, dtype=np.float32)
+        self._done = True
+        self._graph.push(None)
+        return self._pull()
+
+    def _pull(self) -> np.ndarray:
+        out = []
+        while True:
+            try:
+                frame = self._graph.pull()
+            except (BlockingIOError, av.EOFError):
+                break
+            out.append(frame.to_ndarray().astype(np.float32, copy=False).reshape(-1))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def transcode_pcm(chunks: Iterable[bytes], fmt: str, speed: float = 1.0) -> Iterator[bytes]:
+    """Echo's raw PCM (24 kHz s16le mono) into ``fmt`` at ``speed``, as it comes."""
+    encoder = StreamEncoder(fmt, PCM_SAMPLE_RATE)
+    stretch = Stretch(speed, PCM_SAMPLE_RATE) if speed != 1.0 else None
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk
+        whole = len(data) - len(data) % 2
+        carry = data[whole:]
+        samples = np.frombuffer(data[:whole], dtype="<i2").astype(np.float32) / 32768.0
+        if stretch is not None:
+            samples = stretch.feed(samples)
+        out = encoder.encode(samples) if samples.size else b""
+        if out:
+            yield out
+    tail = encoder.encode(stretch.flush()) if stretch is not None else b""
+    tail += encoder.close()
+    if tail:
+        yield tail
 
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:

@@ -47,6 +47,9 @@ INDEXES = [
     ("speech_history", [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
     ("speech_history", [("model_id", ASCENDING)], False),
     ("speech_history", [("echo_id", ASCENDING)], False),
+    # Personal API keys: found by the hash of the secret a client sends; listed per owner, newest first.
+    ("api_keys", [("hash", ASCENDING)], True),
+    ("api_keys", [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], False),
     # The shared audio store (GridFS buckets and audio being written), used with AUDIO_STORE=gridfs.
     ("audio.files", [("uploadDate", ASCENDING)], False),
     ("cache.files", [("filename", ASCENDING)], False),
@@ -520,6 +523,46 @@ class DatabaseManager:
         with self._op() as db:
             return db.speech_history.delete_many({"user_id": user_id}).deleted_count
 
+    # -- personal API keys -------------------------------------------------------------------------
+
+    def add_api_key(self, key: dict, *, at_most: int) -> dict | None:
+        """Store a key record (never its secret); None (and nothing stored) when its owner already has
+        ``at_most`` keys: counted and added in one operation, as memories are."""
+        key = {"_id": ObjectId(), "created_at": utcnow(), "last_used_at": None, **key}
+        with self._op() as db:
+            if db.api_keys.count_documents({"user_id": key["user_id"]}) >= at_most:
+                return None
+            db.api_keys.insert_one(key)
+        return key
+
+    def list_api_keys(self, user_id: ObjectId, *, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        query = {"user_id": user_id}
+        with self._op() as db:
+            total = db.api_keys.count_documents(query)
+            docs = list(db.api_keys.find(query, sort=NEWEST_FIRST, **self._page(limit, offset)))
+        return docs, total
+
+    def get_api_key(self, key_id: ObjectId) -> dict | None:
+        with self._op() as db:
+            return db.api_keys.find_one({"_id": key_id})
+
+    def api_key_by_hash(self, digest: str) -> dict | None:
+        """The key whose secret hashes to ``digest`` (one lookup in the unique index), or None."""
+        with self._op() as db:
+            return db.api_keys.find_one({"hash": digest})
+
+    def touch_api_key(self, key_id: ObjectId, now: datetime, *, unless_since: datetime) -> bool:
+        """Set ``last_used_at`` to ``now`` unless it is already ``unless_since`` or later (so instances that
+        race write once); whether it was written."""
+        query = {"_id": key_id, "$or": [{"last_used_at": None}, {"last_used_at": {"$lt": unless_since}}]}
+        with self._op() as db:
+            return db.api_keys.update_one(query, {"$set": {"last_used_at": now}}).matched_count == 1
+
+    def delete_api_key(self, key_id: ObjectId) -> bool:
+        """Revoke a key: its record goes; False when there was none."""
+        with self._op() as db:
+            return db.api_keys.delete_one({"_id": key_id}).deleted_count == 1
+
     # -- shared state for several instances ------------------------------------------------------
 
     def shared_secret(self, name: str) -> str:
@@ -589,5 +632,6 @@ class DatabaseManager:
             counts["voice_models"] = db.voice_models.delete_many({"user_id": user_id}).deleted_count
             counts["audio_files"] = db.audio_files.delete_many({"user_id": user_id}).deleted_count
             counts["speech_history"] = db.speech_history.delete_many({"user_id": user_id}).deleted_count
+            counts["api_keys"] = db.api_keys.delete_many({"user_id": user_id}).deleted_count
             counts["users"] = db.users.delete_many({"_id": user_id}).deleted_count
             return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -221,10 +221,29 @@ class RepliesOff(Conflict):
     )
 
 
+# OpenAI's error types by status, so OpenAI's SDKs raise the matching exception (AuthenticationError, ...).
+_OPENAI_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def openai_error(status: int, code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    """``{"error": {"message", "type", "param", "code"}}``, as OpenAI's API and its SDKs expect."""
+    kind = _OPENAI_TYPES.get(status) or ("server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
-    """The one JSON error shape every route answers with."""
-    body = {"success": False, "error": code, "message": message}
-    body.update(extra)
+    """The one JSON error shape every route answers with; the OpenAI-compatible API (/v1) answers in OpenAI's."""
+    if has_request_context() and request.path.startswith("/v1/"):
+        body = openai_error(status, code, message, extra.get("param"))
+    else:
+        body = {"success": False, "error": code, "message": message}
+        body.update(extra)
     response = jsonify(body)
     response.status_code = status
     for key, value in (headers or {}).items():

@@ -82,7 +82,9 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     @app.errorhandler(RateLimitExceeded)
     def rate_limited_answer(exc: RateLimitExceeded):
         current = limiter.current_limit
-        wait = max(1, int(current.reset_at - time.time())) if current is not None else 60
+        # The window's own end, rounded up: after the wait said the request is allowed (reset_at is already a
+        # whole second, and int() of it less now could fall up to a second short).
+        wait = max(1, math.ceil(current.window[0] - time.time())) if current is not None else 60
         view = app.view_functions.get(request.endpoint or "")
         action = getattr(view, "echo_rate_action", None) or "try again"
         return error_response(
@@ -122,7 +124,8 @@ def _plural(count: int, unit: str) -> str:
 
 
 def rate_limit_key() -> str:
-    """Limits count per signed-in user, else per named user_id, else per client address.
+    """Limits count per API key (on /v1), else per signed-in user, else per named user_id, else per client
+    address.
 
     It never raises: Flask-Limiter takes an exception here for an unreachable store and would switch every
     counter to a fresh in-memory store. Bodies have been checked by the input rules before any view runs,
@@ -131,7 +134,8 @@ def rate_limit_key() -> str:
     try:
         caller = g.get("caller")
         if caller is not None:
-            return f"user:{caller.user_id}"
+            key_id = getattr(caller, "key_id", None)
+            return f"key:{key_id}" if key_id is not None else f"user:{caller.user_id}"
         named = inputs.named_user_id(request)
         if isinstance(named, str) and inputs.OBJECT_ID.fullmatch(named):
             return f"user:{named.lower()}"

@@ -122,3 +122,26 @@ def test_damaged_audio_after_a_good_start_is_422(tmp_path, monkeypatch):
     monkeypatch.setattr(audio.av, "open", lambda *a, **k: Broken(real_open(*a, **k)))
     with pytest.raises(UnprocessableAudio):
         audio.inspect(path, max_seconds=30)
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac", "wav", "pcm"])
+@pytest.mark.parametrize("speed", [0.25, 0.5, 1.0, 1.5, 4.0])
+def test_raw_pcm_is_transcoded_as_it_comes_at_any_speed(tmp_path, fmt, speed):
+    """The OpenAI-compatible API's formats and speeds, made from Echo's raw PCM in pieces of odd sizes."""
+    tone = (0.4 * np.sin(2 * np.pi * 220 * np.arange(48000) / 24000)).astype(np.float32)
+    pcm = (tone * 32767).astype("<i2").tobytes()
+    pieces = [pcm[i : i + 3001] for i in range(0, len(pcm), 3001)]  # odd sizes split samples in two
+    data = b"".join(audio.transcode_pcm(iter(pieces), fmt, speed))
+    if fmt == "pcm":
+        seconds = len(data) / 2 / 24000
+    else:
+        path = tmp_path / f"out.{fmt}"
+        path.write_bytes(data)
+        seconds = audio.inspect(path, max_seconds=60).duration
+    assert seconds == pytest.approx(2.0 / speed, rel=0.05, abs=0.1)  # encoders pad a frame or two
+
+
+def test_stretch_refuses_speeds_outside_its_range():
+    for speed in (0.2, 4.5):
+        with pytest.raises(ValueError):
+            audio.Stretch(speed, 24000)

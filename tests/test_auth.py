@@ -8,6 +8,9 @@ import time
 
 import jwt
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.helpers import (
     AUDIENCE,
@@ -21,6 +24,7 @@ from tests.helpers import (
     token,
     upload,
 )
+from tests.routes.test_api_keys import PROBE, add_probe
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +210,94 @@ def test_deleting_an_account_deletes_everything(client, fish, key, alice_world, 
     # the same token now starts a fresh, empty account
     assert client.get("/api/echos", headers=alice).json["count"] == 0
     assert client.get(f"/api/echo/{alice_world['echo']}", headers=alice).status_code == 404
+
+
+# -- personal API keys in sign-in mode ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def probe(app):
+    """The test app with test-only /v1 routes (tests/routes/test_api_keys.py): who the caller is."""
+    return add_probe(app)
+
+
+def make_api_key(client, headers, name="Kitchen speaker") -> dict:
+    response = client.post("/api/api-keys", json={"name": name}, headers=headers)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_signed_in_people_manage_their_keys_and_use_them_on_v1(client, probe, key):
+    alice = bearer(token(key))
+    made = make_api_key(client, alice)
+    me = client.get("/api/users/auth0|alice", headers=alice).json["user"]["_id"]
+    listed = client.get("/api/api-keys", headers=alice).json
+    assert listed["count"] == 1 and listed["api_keys"][0]["name"] == "Kitchen speaker"
+    assert made["key"] not in json.dumps(listed)
+    spoken = client.get(PROBE, headers=bearer(made["key"]))
+    assert spoken.status_code == 200
+    assert spoken.json == {
+        "user_id": me,
+        "auth0_id": "auth0|alice",
+        "key_id": made["api_key"]["_id"],
+        "rate_limit_key": f"key:{made['api_key']['_id']}",
+    }
+    # naming another user on /v1 is refused, as on /api
+    assert client.get(f"{PROBE}?user_id={'0' * 24}", headers=bearer(made["key"])).status_code == 403
+
+
+def test_the_sign_in_token_is_accepted_on_v1_too(client, probe, key):
+    alice = bearer(token(key))
+    answer = client.get(PROBE, headers=alice)
+    assert answer.status_code == 200 and answer.json["key_id"] is None
+    assert answer.json["auth0_id"] == "auth0|alice"
+    assert answer.json["rate_limit_key"] == f"user:{answer.json['user_id']}"
+    for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, bearer("garbage"), bearer(token(key) + "x")):
+        assert client.get(PROBE, headers=headers).status_code == 401
+    assert client.get(PROBE, headers=bearer("echo_" + "A" * 43)).status_code == 401
+
+
+def test_keys_are_refused_on_api_in_sign_in_mode(client, probe, key):
+    alice = bearer(token(key))
+    secret = make_api_key(client, alice)["key"]
+    for response in (
+        client.get("/api/echos", headers=bearer(secret)),
+        client.get("/api/api-keys", headers=bearer(secret)),
+        client.post("/api/api-keys", json={"name": "more"}, headers=bearer(secret)),
+        client.delete("/api/users/auth0|alice", headers=bearer(secret)),
+    ):
+        assert response.status_code == 401
+        assert response.json["message"] == "API keys are only for the speech API at /v1; sign in to use /api."
+    assert client.get("/api/api-keys", headers=alice).json["count"] == 1
+
+
+def test_another_persons_key_cannot_be_seen_or_revoked(client, probe, key):
+    alice, mallory = bearer(token(key)), bearer(token(key, sub="auth0|mallory"))
+    made = make_api_key(client, alice)
+    assert client.get("/api/api-keys", headers=mallory).json["count"] == 0
+    assert client.delete(f"/api/api-keys/{made['api_key']['_id']}", headers=mallory).status_code == 404
+    me = client.get("/api/users/auth0|alice", headers=alice).json["user"]["_id"]
+    assert client.get(f"/api/api-keys?user_id={me}", headers=mallory).status_code == 403
+    assert client.get(PROBE, headers=bearer(made["key"])).status_code == 200
+    assert client.delete(f"/api/api-keys/{made['api_key']['_id']}", headers=alice).status_code == 200
+    assert client.get(PROBE, headers=bearer(made["key"])).status_code == 401  # at once
+
+
+def test_deleting_an_account_revokes_its_keys(client, probe, key):
+    alice = bearer(token(key))
+    made = make_api_key(client, alice)
+    assert client.get(PROBE, headers=bearer(made["key"])).status_code == 200
+    deleted = client.delete("/api/users/auth0|alice", headers=alice)
+    assert deleted.status_code == 200 and deleted.json["deleted"]["api_keys"] == 1
+    assert client.get(PROBE, headers=bearer(made["key"])).status_code == 401
+    assert client.get("/api/api-keys", headers=alice).json["count"] == 0  # a fresh, empty account
+
+
+@given(header=st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=120))
+@hypothesis_settings(
+    max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_malformed_authorization_on_v1_in_sign_in_mode_is_never_a_500(client, probe, header):
+    for value in (header, f"Bearer {header}", f"Bearer echo_{header}"):
+        response = client.get(PROBE, headers={"Authorization": value})
+        assert response.status_code == 401, (value, response.status_code)

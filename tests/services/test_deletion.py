@@ -180,6 +180,7 @@ def test_an_account_goes_with_everything_of_it_and_nothing_of_anyone_else(svc, p
         "voice_models": 103,
         "audio_files": 2,
         "speech_history": 2,
+        "api_keys": 0,
         "users": 1,
     }
     assert svc.db.list_spoken(user)[1] == 0 and svc.db.list_spoken(other)[1] == 2
