@@ -16,6 +16,7 @@ function routes(signedIn: boolean) {
     'echo/[id]/memories': () => <Text>Memories page</Text>,
     'echo/[id]/edit': () => <Text>Edit echo page</Text>,
     'voice/new': () => <Text>New voice page</Text>,
+    connect: () => <Text>Connect other apps page</Text>,
     '(tabs)/history': () => <Text>History page</Text>,
     '+not-found': () => <Text>Not found page</Text>,
   };
@@ -57,6 +58,7 @@ describe('sign-in guard', () => {
     ['/echo/e1/edit', 'Edit echo page'],
     ['/voice/new', 'New voice page'],
     ['/history', 'History page'],
+    ['/connect', 'Connect other apps page'],
   ])('opens %s for a signed-in user and keeps a signed-out one out', (url, text) => {
     const signedIn = renderRouter(routes(true), { initialUrl: url });
     expect(screen.getByText(text)).toBeTruthy();

@@ -11,6 +11,7 @@ export function RootNavigator({ signedIn }: { signedIn: boolean }) {
         <Stack.Screen name="echo/[id]/memories" options={{ title: 'Memories' }} />
         <Stack.Screen name="echo/[id]/edit" options={{ title: 'Edit echo' }} />
         <Stack.Screen name="voice/new" options={{ title: 'New voice', presentation: 'modal' }} />
+        <Stack.Screen name="connect" options={{ title: 'Connect other apps' }} />
       </Stack.Protected>
       <Stack.Protected guard={!signedIn}>
         <Stack.Screen name="(auth)/sign-in" options={{ headerShown: false, title: 'Sign in' }} />

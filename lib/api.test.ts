@@ -267,6 +267,23 @@ describe('voices, recordings and the history of what was spoken', () => {
     expect(call(2)[0]).toBe('http://localhost:5000/api/speech-history?user_id=u1');
   });
 
+  it('lists, makes and revokes personal API keys, and knows the speech address', async () => {
+    const { api, call } = setup([
+      jsonResponse(200, { success: true, api_keys: [], count: 0, total: 0, limit: 100, offset: 0 }),
+      jsonResponse(201, { success: true, key: 'echo_secret', api_key: { _id: 'k1', name: 'Kitchen', prefix: 'echo_secret' } }),
+      jsonResponse(200, { success: true }),
+    ]);
+    await api.listApiKeys();
+    expect(call(0)[0]).toBe('http://localhost:5000/api/api-keys?limit=100&user_id=u1');
+    await expect(api.createApiKey('Kitchen')).resolves.toMatchObject({ key: 'echo_secret' });
+    expect(call(1)[0]).toBe('http://localhost:5000/api/api-keys');
+    expect(JSON.parse(call(1)[1].body as string)).toEqual({ name: 'Kitchen', user_id: 'u1' });
+    await api.revokeApiKey('k1');
+    expect(call(2)[0]).toBe('http://localhost:5000/api/api-keys/k1?user_id=u1');
+    expect(call(2)[1].method).toBe('DELETE');
+    expect(api.speechApiUrl()).toBe('http://localhost:5000/v1');
+  });
+
   it('plays a signed address as it is, without user_id or headers', () => {
     const { api } = setup([], { userId: 'u1', accessToken: 'tok' });
     expect(api.audioSource('/api/recording/m1?sig=s', true)).toEqual({ uri: 'http://localhost:5000/api/recording/m1?sig=s' });

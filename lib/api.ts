@@ -10,7 +10,9 @@ import { Platform } from 'react-native';
 
 import { SseParser, type SseEvent } from './sse';
 import type {
+  ApiKeyPage,
   AudioFormat,
+  CreatedApiKey,
   Echo,
   HealthResponse,
   Memory,
@@ -590,6 +592,15 @@ export function createApiClient(options: ApiClientOptions) {
     deleteSpeechHistoryItem: (itemId: string) =>
       request<{ success: true }>('DELETE', `/api/speech-history/${seg(itemId)}`),
     clearSpeechHistory: () => request<{ success: true; deleted: number }>('DELETE', '/api/speech-history'),
+
+    /** The person's API keys for other apps (home assistants, chat apps), newest first; at most 20. */
+    listApiKeys: () => request<ApiKeyPage>('GET', '/api/api-keys', { query: { limit: 100 } }),
+    /** A new key: its secret (`key`) is in this answer only, never again. 400 `too_many_keys` past 20. */
+    createApiKey: (name: string) => request<CreatedApiKey>('POST', '/api/api-keys', { body: { name } }),
+    /** Revokes a key: from now on it answers 401, at once. */
+    revokeApiKey: (keyId: string) => request<{ success: true }>('DELETE', `/api/api-keys/${seg(keyId)}`),
+    /** Where other apps send speech requests: the OpenAI-compatible speech API at `<server>/v1`. */
+    speechApiUrl: () => `${baseUrl}/v1`,
 
     createEcho: (echo: { name: string; persona_prompt: string; voice_model_id: string }) =>
       request<{ success: true; echo: Echo }>('POST', '/api/echo', { body: { ...echo } }),

@@ -21,3 +21,21 @@ export function formatDuration(seconds: number | null | undefined): string {
   const s = total % 60;
   return m ? `${m}:${String(s).padStart(2, '0')} min` : `${s} s`;
 }
+
+/** When something happened, in words: "just now", "5 minutes ago", "3 hours ago", "yesterday", "4 days ago", "on Mar 4, 2026". */
+export function formatAgo(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return '';
+  const time = new Date(iso).getTime();
+  if (Number.isNaN(time)) return '';
+  const minute = 60_000;
+  const hour = 60 * minute;
+  const day = 24 * hour;
+  const ago = Math.max(0, now - time);
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  if (ago < minute) return 'just now';
+  if (ago < hour) return `${plural(Math.floor(ago / minute), 'minute')} ago`;
+  if (ago < day) return `${plural(Math.floor(ago / hour), 'hour')} ago`;
+  if (ago < 2 * day) return 'yesterday';
+  if (ago < 7 * day) return `${Math.floor(ago / day)} days ago`;
+  return `on ${formatDate(iso)}`;
+}

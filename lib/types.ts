@@ -176,3 +176,30 @@ export interface Memory {
   created_at: string;
   updated_at?: string;
 }
+
+/** A personal API key as its owner sees it (GET /api/api-keys): never the key itself, only its first characters. */
+export interface ApiKey {
+  _id: string;
+  name: string;
+  /** The key's first 12 characters ("echo_AbCdEfG"), to recognise it by. */
+  prefix: string;
+  created_at: string;
+  /** Null until an app first uses it; updated at most once a minute. */
+  last_used_at: string | null;
+}
+
+export interface ApiKeyPage {
+  success: true;
+  api_keys: ApiKey[];
+  count: number;
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** POST /api/api-keys: the key itself, in this answer only. */
+export interface CreatedApiKey {
+  success: true;
+  key: string;
+  api_key: ApiKey;
+}

@@ -20,6 +20,9 @@ const METHODS = [
   'listSpeechHistory',
   'deleteSpeechHistoryItem',
   'clearSpeechHistory',
+  'listApiKeys',
+  'createApiKey',
+  'revokeApiKey',
   'createEcho',
   'listEchos',
   'getEcho',
@@ -39,6 +42,7 @@ export function makeMockApi(baseUrl = 'http://localhost:5000'): MockApi {
   const api: Record<string, unknown> = {
     baseUrl,
     resolveUrl: jest.fn((path: string) => `${baseUrl}${path}`),
+    speechApiUrl: jest.fn(() => `${baseUrl}/v1`),
     audioSource: jest.fn((path: string, signed?: boolean) => ({ uri: signed ? `${baseUrl}${path}` : `${baseUrl}${path}?user_id=u1` })),
   };
   for (const name of METHODS) {

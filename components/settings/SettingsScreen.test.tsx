@@ -4,10 +4,12 @@ import { ApiError } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
 import { deferred, makeMockApi } from '@/test-utils/api';
 import { renderWithSession } from '@/test-utils/render';
+import { mockRouter } from '@/test-utils/router';
 
 import { SettingsScreen } from './SettingsScreen';
 
 jest.mock('@/lib/confirm', () => ({ confirmAsync: jest.fn() }));
+jest.mock('expo-router', () => require('@/test-utils/router').routerModule());
 
 beforeEach(() => jest.clearAllMocks());
 
@@ -63,6 +65,16 @@ describe('SettingsScreen', () => {
     renderWithSession(<SettingsScreen />, { api });
     expect(await screen.findByText('Not answering')).toBeTruthy();
     expect(screen.getByText('Could not reach the Echo server at http://localhost:5000.')).toBeTruthy();
+  });
+
+  it('leads to connecting other apps', async () => {
+    const api = makeMockApi();
+    api.health.mockResolvedValue(HEALTHY);
+    renderWithSession(<SettingsScreen />, { api });
+    await act(async () => {});
+    expect(screen.getByText(/home assistant/)).toBeTruthy();
+    fireEvent.press(screen.getByTestId('connect-apps-button'));
+    expect(mockRouter.push).toHaveBeenCalledWith('/connect');
   });
 
   it('signs out', async () => {

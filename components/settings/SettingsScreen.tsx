@@ -1,7 +1,9 @@
 /**
- * Settings: who is signed in (by name, never "local|name"), whether Echo's server is answering, sign out and
- * deleting everything. Addresses, ids and engine names stay under "Technical details".
+ * Settings: who is signed in (by name, never "local|name"), whether Echo's server is answering, connecting other
+ * apps (its own screen: keys, the speech address, voice ids), sign out and deleting everything. Addresses, ids and
+ * engine names stay under "Technical details" here.
  */
+import { useRouter } from 'expo-router';
 import { useState } from 'react';
 import { ScrollView, StyleSheet, Text, View } from 'react-native';
 
@@ -18,6 +20,7 @@ export function SettingsScreen() {
   const { api, config, signOut } = useSession();
   const session = useSignedInSession();
   const theme = useTheme();
+  const router = useRouter();
   const health = useResource(() => api.health(), [api]);
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState<string | null>(null);
@@ -80,6 +83,14 @@ export function SettingsScreen() {
           <DetailRow label="Sign-in identity" value={session.identity} testID="settings-sign-in-id" />
           <DetailRow label="User id" value={session.userId} testID="settings-user-id" />
         </Details>
+      </Section>
+
+      <Section title="Connect other apps">
+        <Text style={{ color: theme.textMuted, fontSize: fontSize.sm }}>
+          Hear your voices on a home assistant&apos;s speaker or in a chat app: make a key for the app, and find the address and
+          the voice to enter in it.
+        </Text>
+        <Button title="Connect other apps" variant="secondary" onPress={() => router.push('/connect')} testID="connect-apps-button" />
       </Section>
 
       <Section title="Your data">

@@ -545,3 +545,71 @@ def test_conversation_first_editing_and_history_on_a_phone(
         assert errors == []
     finally:
         context.close()
+
+
+def test_connect_other_apps_make_use_and_revoke_a_key(browser, site: str, live_server: str, tmp_path: Path) -> None:
+    """Issue 16 in the app, at phone size: Settings leads to "Connect other apps", with the speech address and each
+    voice's id; a key is made and shown once with the warning, works on /v1 from Python, and after a confirmation
+    is revoked (401 at once)."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        name = f"Keys{uuid.uuid4().hex[:6]}"
+        user_id = make_user(live_server, name)
+        voice = clone_voice(live_server, user_id, "Grandad", write_voice_wav(tmp_path / "grandad.wav"))
+        page.goto(f"{site}/")
+        page.get_by_test_id("local-name-input").fill(name)
+        page.get_by_test_id("local-sign-in-button").click()
+        page.get_by_test_id("tab-settings").click()
+        page.get_by_test_id("connect-apps-button").click()
+        page.get_by_test_id("connect-screen").wait_for()
+        assert page.get_by_test_id("connect-address").inner_text() == f"{live_server}/v1"
+        page.get_by_test_id(f"voice-id-{voice}").wait_for()
+        page.get_by_test_id("keys-empty").wait_for()
+
+        page.get_by_test_id("key-name").fill("Kitchen speaker")
+        with page.expect_response(lambda r: r.url.endswith("/api/api-keys") and r.request.method == "POST") as made:
+            page.get_by_test_id("key-make").click()
+        assert made.value.status == 201, made.value.text()
+        answer = made.value.json()
+        page.get_by_test_id("key-new").wait_for()
+        assert page.get_by_test_id("key-new-warning").inner_text() == (
+            "Copy this key now: Echo will not show it again. Anyone with it can speak in your voices."
+        )
+        secret = page.get_by_test_id("key-new-secret").inner_text().strip()
+        assert secret == answer["key"] and secret.startswith("echo_"), secret
+        page.get_by_test_id("key-new-copy").click()
+        page.get_by_test_id("copied-key").wait_for()
+        assert page.evaluate("navigator.clipboard.readText()") == secret
+        shot(page, "connect")
+
+        spoken = requests.post(
+            f"{live_server}/v1/audio/speech",
+            headers={"Authorization": f"Bearer {secret}"},
+            json={"model": "tts-1", "input": "Hello there.", "voice": voice},
+            timeout=90,
+        )
+        assert spoken.status_code == 200 and len(spoken.content) > 500, spoken.text
+
+        # Shown once: a reload lists the key by name and first characters, and the key itself is gone.
+        page.reload()
+        key_id = answer["api_key"]["_id"]
+        page.get_by_test_id(f"key-{key_id}").wait_for()
+        assert page.get_by_test_id("key-new").count() == 0
+        assert secret not in page.locator("body").inner_text()
+        assert page.get_by_test_id(f"key-prefix-{key_id}").inner_text() == f"Starts with {secret[:12]}…"
+
+        questions: list[str] = []
+        page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+        page.get_by_test_id(f"key-revoke-{key_id}").click()
+        page.get_by_text("Revoked “Kitchen speaker”. It no longer works.").wait_for()
+        assert "stops working at once" in questions[0], questions
+        gone = requests.get(f"{live_server}/v1/models", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
+        assert gone.status_code == 401, gone.text
+        assert errors == []
+    finally:
+        context.close()

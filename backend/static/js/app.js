@@ -2,6 +2,7 @@
 // (what /health reports in detail is one click away, under "Technical details").
 
 import { messageOf, request, useIdentity } from "./api.js";
+import { renderConnectVoices, setupConnect } from "./connect.js";
 import { byId, h, showMessage } from "./dom.js";
 import { loadEchos, renderEchos, setupEchos } from "./echos.js";
 import { setupHistory } from "./history.js";
@@ -97,13 +98,16 @@ async function start() {
   setupSpeak();
   setupEchos();
   setupHistory();
+  setupConnect();
   on("voices", () => {
     renderVoices();
     renderEchos();
+    renderConnectVoices();
   });
   on("echos", () => {
     renderEchos();
     renderVoices();
+    renderConnectVoices();
   });
   setupViews(); // after the lists: the walk-through reads the redrawn choices
 

@@ -4,15 +4,17 @@
 //   #voices           their voices: make one from a recording, rename, listen, any words in a voice
 //   #history          what was spoken
 //   #welcome          the first visit's three steps (a recording, a voice, an echo), in plain words
+//   #connect          connect other apps: the speech address, personal keys, the voices' ids
 // With no address the page lands on the echos, or on the welcome when there is none yet.
 
+import { leaveConnect, showConnect } from "./connect.js";
 import { byId } from "./dom.js";
 import { closeEcho, showEcho } from "./echos.js";
 import { loadHistory } from "./history.js";
 import { on, state } from "./state.js";
 import { hasRecording, lastClonedVoice } from "./voices.js";
 
-const VIEWS = ["welcome", "echos", "voices", "history"];
+const VIEWS = ["welcome", "echos", "voices", "history", "connect"];
 
 // Older links to parts of the page, and the view each is in.
 const ANCHORS = {
@@ -21,6 +23,8 @@ const ANCHORS = {
   "voices-section": "voices",
   "echos-section": "echos",
   "history-section": "history",
+  "keys-section": "connect",
+  "connect-voices": "connect",
 };
 
 const STEP_NAMES = ["a recording", "a voice", "an echo"];
@@ -103,6 +107,7 @@ function renderWelcome() {
 // ---- showing a view --------------------------------------------------------------------------
 
 function showView(view) {
+  if (current === "connect" && view !== "connect") leaveConnect();
   current = view;
   for (const name of VIEWS) byId(`view-${name}`).hidden = name !== view;
   for (const link of document.querySelectorAll(".site-nav a[data-view]")) {
@@ -112,6 +117,7 @@ function showView(view) {
   if (view === "welcome") renderWelcome();
   else placeForms();
   if (view === "history") loadHistory();
+  if (view === "connect") showConnect();
 }
 
 /** The heading a view (or a part of one) starts with: where the focus goes when it is opened. */

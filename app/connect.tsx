@@ -1,0 +1,3 @@
+import { ConnectAppsScreen } from '@/components/settings/ConnectAppsScreen';
+
+export default ConnectAppsScreen;
