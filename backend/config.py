@@ -14,6 +14,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_FISH_URL = "https://api.fish.audio"
 
+# What VOICE_PROVIDER may say, and the spellings of fish-speech it accepts.
+VOICE_PROVIDERS = ("auto", "fish", "fish-speech", "local")
+_FISH_SPEECH_SPELLINGS = ("fish-speech", "fish_speech", "fishspeech")
+
 
 class ConfigError(ValueError):
     """A setting has a value the server cannot run with."""
@@ -40,6 +44,12 @@ class Settings:
     fish_audio_timeout: float = 60.0
     fish_audio_connect_timeout: float = 5.0
     fish_audio_max_retries: int = 2
+    # A self-hosted fish-speech API server (fish-speech's tools/api_server.py): its address, its --api-key if it
+    # was started with one, seconds to wait for its audio, and the rate of the raw 16-bit PCM it streams.
+    fish_speech_url: str = ""
+    fish_speech_api_key: str = ""
+    fish_speech_timeout: float = 120.0
+    fish_speech_sample_rate: int = 44100
     voice_provider: str = "auto"
     mongodb_uri: str = ""
     mongodb_db: str = "echo_db"
@@ -111,9 +121,14 @@ class Settings:
 
     @property
     def resolved_provider(self) -> str:
-        """'fish' or 'local', or 'none' when Fish.Audio is forced without a key."""
+        """'fish', 'fish-speech' or 'local', or 'none' when Fish.Audio is forced without a key.
+
+        auto: Fish.Audio when FISH_AUDIO_API_KEY is set, else fish-speech when FISH_SPEECH_URL is, else local.
+        """
         if self.voice_provider == "auto":
-            return "fish" if self.fish_audio_api_key else "local"
+            if self.fish_audio_api_key:
+                return "fish"
+            return "fish-speech" if self.fish_speech_url else "local"
         if self.voice_provider == "fish" and not self.fish_audio_api_key:
             return "none"
         return self.voice_provider
@@ -146,6 +161,19 @@ def normalize_fish_url(url: str) -> str:
     return url or DEFAULT_FISH_URL
 
 
+def normalize_fish_speech_url(url: str) -> str:
+    """A fish-speech server's base URL: no trailing slash, nor the '/v1' or '/v1/tts' of its API's paths
+    (fish-speech's own client is given http://127.0.0.1:8080/v1/tts, and people copy that); '' when unset."""
+    url = url.strip().rstrip("/")
+    for tail in ("/v1/tts", "/v1"):
+        if url.endswith(tail):
+            url = url[: -len(tail)].rstrip("/")
+            break
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"FISH_SPEECH_URL must start with http:// or https://, got {url!r}")
+    return url
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
     """Settings from, in rising priority: .env in the repository root, the environment, ``overrides``."""
     values: dict[str, Any] = {}
@@ -158,8 +186,16 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
     values.update(overrides or {})
 
     provider = str(_pick(values, "VOICE_PROVIDER", default="auto")).strip().lower()
-    if provider not in ("auto", "fish", "local"):
-        raise ConfigError(f"VOICE_PROVIDER must be auto, fish or local, got {provider!r}")
+    if provider in _FISH_SPEECH_SPELLINGS:
+        provider = "fish-speech"
+    if provider not in VOICE_PROVIDERS:
+        raise ConfigError(f"VOICE_PROVIDER must be auto, fish, fish-speech or local, got {provider!r}")
+    fish_speech_url = normalize_fish_speech_url(str(_pick(values, "FISH_SPEECH_URL", default="")))
+    if provider == "fish-speech" and not fish_speech_url:
+        raise ConfigError(
+            "VOICE_PROVIDER=fish-speech needs FISH_SPEECH_URL: the address of fish-speech's API server "
+            "(python tools/api_server.py --listen 127.0.0.1:8080 gives http://127.0.0.1:8080)"
+        )
     origins = _pick(values, "CORS_ORIGINS", default=None)
     if origins is None:
         cors = Settings.cors_origins
@@ -182,6 +218,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
     if llm_base_url and llm_provider in ("auto", "openai") and not llm_model:
         raise ConfigError("LLM_BASE_URL needs LLM_MODEL: the name of the model the endpoint serves")
     domain = str(_pick(values, "AUTH0_DOMAIN", default="")).strip().removeprefix("https://").rstrip("/")
+    issuer = str(_pick(values, "AUTH0_ISSUER", default=f"https://{domain}/" if domain else "")).strip()
+    if issuer and not issuer.startswith(("https://", "http://")):
+        # The issuer is compared with each token's "iss" as written, and the page signs in at it: no guessing.
+        raise ConfigError(f"AUTH0_ISSUER must be the provider's full address, e.g. https://{issuer}/, got {issuer!r}")
     data_dir = Path(str(_pick(values, "DATA_DIR", default=REPO_ROOT / "data"))).expanduser()
     if not data_dir.is_absolute():
         data_dir = (REPO_ROOT / data_dir).resolve()
@@ -193,6 +233,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         fish_audio_timeout=_number(values, "FISH_AUDIO_TIMEOUT", float, 60.0, 1.0),
         fish_audio_connect_timeout=_number(values, "FISH_AUDIO_CONNECT_TIMEOUT", float, 5.0, 0.1),
         fish_audio_max_retries=_number(values, "FISH_AUDIO_MAX_RETRIES", int, 2, 0),
+        fish_speech_url=fish_speech_url,
+        fish_speech_api_key=str(_pick(values, "FISH_SPEECH_API_KEY", default="")).strip(),
+        fish_speech_timeout=_number(values, "FISH_SPEECH_TIMEOUT", float, 120.0, 1.0),
+        fish_speech_sample_rate=_number(values, "FISH_SPEECH_SAMPLE_RATE", int, 44100, 8000),
         voice_provider=provider,
         mongodb_uri=str(_pick(values, "MONGODB_URI", "MONGO_URI", default="")).strip(),
         mongodb_db=str(_pick(values, "MONGODB_DB", default="echo_db")).strip(),
@@ -206,7 +250,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         log_level=str(_pick(values, "LOG_LEVEL", default="INFO")).upper(),
         auth0_domain=domain,
         auth0_audience=str(_pick(values, "AUTH0_AUDIENCE", default="")).strip(),
-        auth0_issuer=str(_pick(values, "AUTH0_ISSUER", default=f"https://{domain}/" if domain else "")).strip(),
+        auth0_issuer=issuer,
         auth0_jwks_url=str(
             _pick(values, "AUTH0_JWKS_URL", default=f"https://{domain}/.well-known/jwks.json" if domain else "")
         ).strip(),

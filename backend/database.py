@@ -511,6 +511,11 @@ class DatabaseManager:
             docs = list(db.speech_history.find(query, sort=NEWEST_FIRST, **self._page(limit, offset)))
         return docs, total
 
+    def spoken_audio(self, *, echo_id: ObjectId) -> list[str]:
+        """The audio names of an echo's history entries (to delete with the echo)."""
+        with self._op() as db:
+            return [doc["audio"] for doc in db.speech_history.find({"echo_id": echo_id}) if doc.get("audio")]
+
     def get_spoken(self, entry_id: ObjectId) -> dict | None:
         with self._op() as db:
             return db.speech_history.find_one({"_id": entry_id})
@@ -519,9 +524,14 @@ class DatabaseManager:
         with self._op() as db:
             return db.speech_history.delete_one({"_id": entry_id}).deleted_count == 1
 
-    def clear_spoken(self, user_id: ObjectId) -> int:
+    def clear_spoken(self, user_id: ObjectId, entry_ids: list[ObjectId] | None = None) -> int:
+        """Forget a user's history, or only the entries ``entry_ids`` of it (those whose audio the caller deletes:
+        an entry added meanwhile stays, with its audio)."""
+        query: dict[str, Any] = {"user_id": user_id}
+        if entry_ids is not None:
+            query["_id"] = {"$in": entry_ids}
         with self._op() as db:
-            return db.speech_history.delete_many({"user_id": user_id}).deleted_count
+            return db.speech_history.delete_many(query).deleted_count
 
     # -- personal API keys -------------------------------------------------------------------------
 

@@ -39,3 +39,17 @@ export function formatAgo(iso: string | null | undefined, now: number = Date.now
   if (ago < 7 * day) return `${Math.floor(ago / day)} days ago`;
   return `on ${formatDate(iso)}`;
 }
+
+/** The engine a voice was cloned with, as a person reads it ("cloned with …"). */
+export function engineName(provider: string | null | undefined): string {
+  switch (provider) {
+    case 'local':
+      return 'the engine on this server';
+    case 'fish':
+      return 'Fish.Audio';
+    case 'fish-speech':
+      return 'fish-speech (self-hosted)';
+    default:
+      return provider || 'an unknown engine';
+  }
+}

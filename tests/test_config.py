@@ -95,3 +95,82 @@ def test_mongodb_means_gridfs_unless_told_otherwise():
 def test_an_unknown_audio_store_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="AUDIO_STORE"):
         create_app({"DATA_DIR": str(tmp_path), "AUDIO_STORE": "s3"}, environ={})
+
+
+# -- a self-hosted fish-speech server ---------------------------------------------------------------
+
+
+def test_fish_speech_settings_and_defaults():
+    plain = load_settings(env={})
+    assert (plain.fish_speech_url, plain.fish_speech_api_key) == ("", "")
+    assert (plain.fish_speech_timeout, plain.fish_speech_sample_rate) == (120.0, 44100)
+    custom = load_settings(
+        env={
+            "VOICE_PROVIDER": "fish-speech",
+            "FISH_SPEECH_URL": " http://gpu.lan:8080/ ",
+            "FISH_SPEECH_API_KEY": " fs-key ",
+            "FISH_SPEECH_TIMEOUT": "30",
+            "FISH_SPEECH_SAMPLE_RATE": "24000",
+        }
+    )
+    assert (custom.voice_provider, custom.resolved_provider) == ("fish-speech", "fish-speech")
+    assert (custom.fish_speech_url, custom.fish_speech_api_key) == ("http://gpu.lan:8080", "fs-key")
+    assert (custom.fish_speech_timeout, custom.fish_speech_sample_rate) == (30.0, 24000)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+        ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080"),
+        ("http://127.0.0.1:8080/v1/tts", "http://127.0.0.1:8080"),  # as fish-speech's own client is given it
+        ("https://tts.home.example/fish/v1/", "https://tts.home.example/fish"),  # behind a proxy, under a path
+    ],
+)
+def test_fish_speech_url_normalised(url, expected):
+    assert load_settings(env={"FISH_SPEECH_URL": url}).fish_speech_url == expected
+
+
+@pytest.mark.parametrize("spelling", ["fish-speech", "fish_speech", "FishSpeech", "FISH-SPEECH"])
+def test_fish_speech_spellings(spelling):
+    settings = load_settings(env={"VOICE_PROVIDER": spelling, "FISH_SPEECH_URL": "http://gpu:8080"})
+    assert settings.resolved_provider == "fish-speech"
+
+
+def test_fish_speech_provider_choice():
+    url = {"FISH_SPEECH_URL": "http://gpu:8080"}
+    assert load_settings(env=url).resolved_provider == "fish-speech"  # auto, no Fish.Audio key
+    assert load_settings(env={**url, "FISH_AUDIO_API_KEY": "k"}).resolved_provider == "fish"
+    assert load_settings(env={**url, "VOICE_PROVIDER": "local"}).resolved_provider == "local"
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"VOICE_PROVIDER": "fish-speech"}, "needs FISH_SPEECH_URL"),
+        ({"VOICE_PROVIDER": "fish-speech", "FISH_SPEECH_URL": "  "}, "needs FISH_SPEECH_URL"),
+        ({"FISH_SPEECH_URL": "gpu.lan:8080"}, "must start with http:// or https://"),
+        ({"FISH_SPEECH_URL": "ftp://gpu.lan"}, "must start with http:// or https://"),
+        ({"FISH_SPEECH_URL": "http://gpu", "FISH_SPEECH_TIMEOUT": "soon"}, "FISH_SPEECH_TIMEOUT"),
+        ({"FISH_SPEECH_URL": "http://gpu", "FISH_SPEECH_TIMEOUT": "0"}, "FISH_SPEECH_TIMEOUT"),
+        ({"FISH_SPEECH_URL": "http://gpu", "FISH_SPEECH_SAMPLE_RATE": "100"}, "FISH_SPEECH_SAMPLE_RATE"),
+        ({"VOICE_PROVIDER": "fish speech"}, "auto, fish, fish-speech or local"),
+    ],
+)
+def test_fish_speech_misconfigurations_are_refused(env, words):
+    with pytest.raises(ConfigError, match=words):
+        load_settings(env=env)
+
+
+def test_an_app_with_fish_speech_but_no_url_does_not_start(tmp_path):
+    with pytest.raises(ConfigError, match="FISH_SPEECH_URL"):
+        create_app({"DATA_DIR": str(tmp_path), "VOICE_PROVIDER": "fish-speech"}, environ={})
+
+
+@pytest.mark.parametrize("issuer", ["login.example", "login.example/", "ftp://login.example/", "//login.example"])
+def test_an_issuer_must_be_a_full_address(issuer):
+    """AUTH0_ISSUER is compared with each token's "iss" as written and the page signs in at it: one without
+    http(s):// would give the page "connect-src 'self' ://" and a sign-in that fails with nothing said."""
+    with pytest.raises(ConfigError, match="AUTH0_ISSUER"):
+        load_settings({"AUTH0_ISSUER": issuer, "AUTH0_AUDIENCE": "https://api.example"}, env={})

@@ -12,7 +12,7 @@ import pytest
 from bson import ObjectId
 
 from backend.api_server import create_app
-from backend.database import DatabaseManager, utcnow
+from backend.database import NEWEST_FIRST, DatabaseManager, utcnow
 from backend.errors import DatabaseUnavailable
 from tests.helpers import (
     FISH_KEY,
@@ -400,3 +400,36 @@ def test_the_embedded_store_serves_every_list_from_an_index(tmp_path, collection
     plan = db._db[collection].find({field: ObjectId()}, sort=order, skip=50, limit=50).explain()
     assert plan["uses_index"] and not plan["sorts_in_memory"] and not plan["filtered_in_python"], plan
     db.close()
+
+
+@pytest.mark.parametrize("backend", ["mongomock", "embedded"])
+def test_the_history_on_each_store_pages_clears_what_was_listed_and_finds_an_echos_audio(tmp_path, backend):
+    """The history's queries on the embedded store as on mongomock, each from an index."""
+    if backend == "mongomock":
+        db = DatabaseManager(client=mongomock.MongoClient(tz_aware=True))
+    else:
+        db = DatabaseManager(data_dir=tmp_path)
+    try:
+        user, other, echo = ObjectId(), ObjectId(), ObjectId()
+        for i in range(5):
+            db.add_spoken({"user_id": user, "text": f"{i}", "model_id": None, "echo_id": echo if i % 2 else None,
+                           "audio": f"a{i}.mp3"})  # fmt: skip
+        db.add_spoken({"user_id": other, "text": "theirs", "model_id": None, "echo_id": None, "audio": "b.mp3"})
+        page, total = db.list_spoken(user, limit=2, offset=1)
+        assert total == 5 and [e["text"] for e in page] == ["3", "2"]
+        assert sorted(db.spoken_audio(echo_id=echo)) == ["a1.mp3", "a3.mp3"]
+        listed, _ = db.list_spoken(user, limit=None)
+        db.add_spoken({"user_id": user, "text": "late", "model_id": None, "echo_id": None, "audio": "late.mp3"})
+        assert db.clear_spoken(user, [e["_id"] for e in listed]) == 5
+        assert [e["text"] for e in db.list_spoken(user)[0]] == ["late"]
+        assert db.clear_spoken(user) == 1 and db.list_spoken(other)[1] == 1
+        if backend == "embedded":
+            for query, sort in [
+                ({"user_id": user}, NEWEST_FIRST),
+                ({"model_id": "x"}, None),
+                ({"echo_id": echo}, None),
+            ]:
+                plan = db._db["speech_history"].find(query, sort=sort, skip=50, limit=50).explain()
+                assert plan["uses_index"] and not plan["sorts_in_memory"] and not plan["filtered_in_python"], plan
+    finally:
+        db.close()

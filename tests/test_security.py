@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -233,3 +234,24 @@ def test_rate_limits_are_shared_through_mongodb_and_survive_its_outage(make_app,
     assert statuses == [200, 200, 429]
     app.extensions["echo"].db.close()
     limiter._storage.storage.close()
+
+
+def test_after_the_wait_a_429_names_the_request_is_allowed(make_app):
+    """wait_in_words promises "rounded up, never down: after the time said, the request is allowed", but the
+    wait it was given was cut down to whole seconds (int() of Flask-Limiter's reset_at, itself a whole second,
+    less now): up to a second short, so a client that waits exactly Retry-After is refused again.
+
+    The window here ends at .75 of a second and the refused request comes at .10: 1.65 s are left, and the
+    wait said must not be 1 second.
+    """
+    client = make_app(SYNTHESIZE_RATE_LIMIT="1 per 2 seconds").test_client()
+    time.sleep((0.75 - time.time() % 1) % 1)
+    assert client.post("/api/synthesize", json={}).status_code == 400  # counts against the limit
+    time.sleep(0.35)
+    refused = client.post("/api/synthesize", json={})
+    assert refused.status_code == 429
+    wait = int(refused.headers["Retry-After"])
+    assert refused.json["retry_after"] == wait
+    assert refused.json["message"].startswith(f"You can ask for more speech in {wait} second")
+    time.sleep(wait)
+    assert client.post("/api/synthesize", json={}).status_code == 400, f"still refused after Retry-After: {wait}"

@@ -1,5 +1,5 @@
-"""The interface every voice provider (Fish.Audio, the local engine) offers the voice service, and which ones
-this configuration offers."""
+"""The interface every voice provider (Fish.Audio, a self-hosted fish-speech server, the local engine) offers the
+voice service, and which ones this configuration offers."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class SynthesisStream:
 
 
 class VoiceProvider(Protocol):
-    name: str  # "fish" or "local"
+    name: str  # "fish", "fish-speech" or "local"
     description: str  # what a person is told about it (health, README)
 
     def owns(self, model_id: str) -> bool:
@@ -61,6 +61,7 @@ class VoiceProvider(Protocol):
 # offer is refused with a plain message, never sent to another one.
 VOICE_ID_SHAPES = {
     "fish": re.compile(r"[0-9a-f]{24,40}"),
+    "fish-speech": re.compile(r"fishspeech-[0-9a-f]{24}"),  # MODEL_PREFIX of backend.providers.fish_speech.provider
     "local": re.compile(r"local-[0-9a-f]{24}"),  # MODEL_PREFIX of backend.providers.local.provider
 }
 
@@ -71,7 +72,12 @@ def provider_named_by(model_id: str) -> str | None:
 
 
 def build_providers(settings: Settings, profiles: ProfileStore | None = None) -> dict[str, VoiceProvider]:
-    """The providers this configuration can offer; ``profiles`` keeps local voice profiles (default: files)."""
+    """The providers this configuration can offer; ``profiles`` keeps the local engine's voice profiles and the
+    fish-speech voices' references (default: files under DATA_DIR/voices).
+
+    Every engine that is configured is offered, whichever VOICE_PROVIDER names (that one only makes new voices):
+    so the voices made with each keep speaking when another becomes the active one.
+    """
     providers: dict[str, VoiceProvider] = {}
     if settings.fish_audio_api_key:
         from backend.providers.fish import FishAudioClient, FishAudioProvider
@@ -87,12 +93,30 @@ def build_providers(settings: Settings, profiles: ProfileStore | None = None) ->
             queue_timeout=settings.fish_audio_queue_timeout,
         )
         providers["fish"] = FishAudioProvider(client)
+    if settings.fish_speech_url:
+        from backend.providers.fish_speech import FishSpeechClient, FishSpeechProvider
+
+        speech_client = FishSpeechClient(
+            base_url=settings.fish_speech_url,
+            api_key=settings.fish_speech_api_key or None,
+            timeout=settings.fish_speech_timeout,
+            stream_sample_rate=settings.fish_speech_sample_rate,
+        )
+        providers["fish-speech"] = FishSpeechProvider(speech_client, _profiles(settings, profiles))
     # The local engine loads lazily, so offering it costs nothing; voices made with it keep working
     # when Fish.Audio becomes the active provider.
     local = _local_provider(settings, profiles)
     if local is not None:
         providers["local"] = local
     return providers
+
+
+def _profiles(settings: Settings, profiles: ProfileStore | None) -> ProfileStore:
+    if profiles is not None:
+        return profiles
+    from backend.storage.profiles import FileProfiles
+
+    return FileProfiles(settings.data_dir / "voices")
 
 
 def _local_provider(settings: Settings, profiles: ProfileStore | None = None) -> VoiceProvider | None:

@@ -89,7 +89,13 @@ def update_echo(echo_id: str):
 @bp.delete("/api/echo/<echo_id>")
 def delete_echo(echo_id: str):
     echo = _echo(echo_id)
-    services().db.delete_echo(echo["_id"])
+    svc = services()
+    # Its history entries go with it, and the audio made for each (not a shared cache entry), as one entry's does.
+    outputs = [name for name in svc.db.spoken_audio(echo_id=echo["_id"]) if svc.store.output(name) is not None]
+    svc.db.delete_echo(echo["_id"])
+    for name in outputs:
+        svc.store.delete_output(name)
+    svc.db.forget_audio(outputs)
     return {"success": True, "message": f"Echo '{echo.get('name')}' and its conversation were deleted."}
 
 

@@ -65,7 +65,7 @@ def clear_history():
     require_user(user_id)
     entries, _ = svc.db.list_spoken(user_id, limit=None)
     outputs = [e["audio"] for e in entries if e.get("audio") and svc.store.output(e["audio"]) is not None]
-    deleted = svc.db.clear_spoken(user_id)
+    deleted = svc.db.clear_spoken(user_id, [e["_id"] for e in entries])  # not one completed meanwhile
     for name in outputs:
         svc.store.delete_output(name)
     svc.db.forget_audio(outputs)

@@ -138,6 +138,7 @@ def speech():
         provider_name=record.get("provider"),
         user_id=caller,
         history={"echo_id": echo_id},
+        voice_recorded=True,
     )
     chunks = _chunks(job)
     if not direct:

@@ -128,6 +128,7 @@ def synthesize():
         user_id=caller,
         use_cache=reference_id is None or record is not None,
         history={"echo_id": echo_id},
+        voice_recorded=record is not None,
     )
     url = svc.links.url(job.name)
     if stream:

@@ -122,7 +122,9 @@ def build_services(
             settings.resolved_provider if settings.resolved_provider in providers else next(iter(providers), "none")
         )
     voices = VoiceService(settings, storage.store, providers, active, cache=storage.cache)
-    speech = Speech(voices, storage.store, storage.cache, db, stall_timeout=settings.fish_audio_timeout + 10)
+    # Following audio gives up after the slowest configured engine's silence.
+    stall = max(settings.fish_audio_timeout, settings.fish_speech_timeout if settings.fish_speech_url else 0) + 10
+    speech = Speech(voices, storage.store, storage.cache, db, stall_timeout=stall)
     return Services(
         settings=settings,
         db=db,

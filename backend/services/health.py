@@ -101,6 +101,25 @@ class HealthMonitor:
             self._changed.notify_all()
 
 
+def voice_report(svc: Services) -> dict[str, Any]:
+    """The active voice provider's state, and every engine this server speaks with (``engines``): each voice
+    record names the engine it was cloned with ("fish", "fish-speech", "local"), and its voices speak while that
+    engine is listed here, whichever one makes new voices."""
+    state = svc.voices.status()
+    names = state.get("available_providers")
+    if names is not None:
+        providers = svc.voices.providers
+        state["engines"] = {
+            name: {
+                "description": getattr(providers[name], "description", ""),
+                "makes_new_voices": name == svc.voices.active_name,
+            }
+            for name in names
+            if name in providers
+        }
+    return state
+
+
 def build_monitor(svc: Services) -> HealthMonitor:
     def database_state(status: str, detail: str) -> dict[str, Any]:
         return {"status": status, "backend": svc.db.backend, "detail": detail}
@@ -119,7 +138,7 @@ def build_monitor(svc: Services) -> HealthMonitor:
     )
     voice = Check(
         "voice_provider",
-        run=lambda: svc.voices.status(),
+        run=lambda: voice_report(svc),
         checking=lambda: voice_state("checking", waiting),
         failed=lambda reason, timed_out: voice_state(
             "unavailable",

@@ -43,13 +43,15 @@ class Speech:
         user_id: object = None,
         use_cache: bool = True,
         history: dict | None = None,
+        voice_recorded: bool = False,
     ) -> SynthesisJob:
         """Begin speaking ``text``: from the cache when the same request was answered before, else the provider.
 
         Provider errors and output in the wrong format surface here, before any audio is handed on.
         ``use_cache=False`` bypasses the cache both ways (for voices whose record could not be checked).
         ``history`` (e.g. ``{"echo_id": ...}``) asks for the finished request to join its caller's history of
-        what was spoken.
+        what was spoken. ``voice_recorded`` says the voice's record existed when speaking began: if it is gone
+        by the end (the voice was deleted meanwhile), nothing of the speech is kept.
         """
         remember = None if history is None or user_id is None else {"text": text, **history}
         provider = self.voices.provider_for(reference_id, provider_name)
@@ -94,6 +96,10 @@ class Speech:
 
         def completed(stored: StoredAudio) -> None:
             """A new file is complete: cache it, record whose it is (the one place that does), remember it."""
+            if voice_recorded and reference_id is not None and self._voice_gone(reference_id):
+                # Its voice was deleted while it spoke: keep nothing of it (the deletion could not see this file).
+                self.store.delete_output(stored.name)
+                return
             if use_cache:
                 self.cache.add(stored, namespace, key, fmt)
             self._record(stored, user_id, reference_id)
@@ -130,7 +136,7 @@ class Speech:
                   remember: dict | None) -> None:  # fmt: skip
         """The whole audio has passed: measure it, and add it to its caller's history when asked."""
         job.duration = audio.duration_of(stored, job.fmt)
-        if remember is None:
+        if remember is None or not self._history_wanted(user_id, reference_id, remember.get("echo_id")):
             return
         entry = {
             **remember,
@@ -145,6 +151,24 @@ class Speech:
             self.db.add_spoken(entry)
         except DatabaseUnavailable:
             log.info("speech %s not added to the history (database unavailable)", stored.name)
+
+    def _voice_gone(self, reference_id: str) -> bool:
+        """Whether a voice whose record existed when speaking began has been deleted since (False when the
+        database cannot tell)."""
+        try:
+            return self.db.get_voice_model(reference_id) is None
+        except DatabaseUnavailable:
+            return False
+
+    def _history_wanted(self, user_id: Any, reference_id: str | None, echo_id: Any) -> bool:
+        """A history entry only for a user who exists, and whose voice (checked by the caller) and echo still do:
+        one that finished after its account or echo was deleted would be an entry nobody can see or clear."""
+        try:
+            if self.db.get_user(user_id) is None:
+                return False
+            return echo_id is None or self.db.get_echo(echo_id) is not None
+        except DatabaseUnavailable:
+            return False  # the entry could not be written either
 
     def _record(self, stored: StoredAudio, user_id: Any, reference_id: str | None) -> None:
         try:

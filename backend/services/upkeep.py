@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_LOCAL_MODEL_ID = re.compile(r"^local-[0-9a-f]{24}$")
+_LOCAL_MODEL_ID = re.compile(r"^(local|fishspeech)-[0-9a-f]{24}$")  # voices whose profile Echo keeps
 
 # How old an unreferenced recording or profile must be before the start-up sweep removes it: long enough
 # that no live process can still be between keeping it and saving its record.

@@ -75,6 +75,11 @@ class VoiceService:
                 "This voice was cloned with Fish.Audio, which is not configured on this server "
                 "(set FISH_AUDIO_API_KEY)."
             )
+        if name == "fish-speech":
+            raise Conflict(
+                "This voice was cloned with a self-hosted fish-speech server, which is not configured on this "
+                "server (set FISH_SPEECH_URL)."
+            )
         raise Conflict(f"This voice belongs to the '{name}' provider, which is not available on this server.")
 
     # -- cloning ----------------------------------------------------------------------------------

@@ -25,8 +25,10 @@ describe('VoicesScreen', () => {
     expect(screen.getByTestId('loading-view')).toBeTruthy();
     await act(async () => pending.resolve({ success: true, voice_models: [VOICE], count: 1 }));
     expect(screen.getByText('Grandma Rose')).toBeTruthy();
-    expect(screen.getByTestId('voice-meta-m1').props.children).toMatch(/^No echo speaks in it yet · 12 s · made /);
-    expect(screen.queryByText(/engine|Fish/)).toBeNull();
+    expect(screen.getByTestId('voice-meta-m1').props.children).toMatch(/^No echo speaks in it yet · 12 s · made .* · cloned with /);
+    // Which engine cloned it is said in words, never as the provider's code name.
+    expect(screen.getByTestId('voice-meta-m1').props.children).toMatch(/cloned with the engine on this server$/);
+    expect(screen.queryByText(/\blocal\b/)).toBeNull();
     expect(api.listVoiceModels).toHaveBeenCalledWith({ limit: 100 });
   });
 

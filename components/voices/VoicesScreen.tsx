@@ -14,7 +14,7 @@ import { SAMPLE_TEXT } from '@/constants/config';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
-import { formatDate, formatDuration } from '@/lib/format';
+import { engineName, formatDate, formatDuration } from '@/lib/format';
 import { useApi } from '@/lib/session';
 import type { Echo, VoiceModel } from '@/lib/types';
 import { useRefreshOnRefocus } from '@/lib/useRefreshOnRefocus';
@@ -187,7 +187,12 @@ export function VoicesScreen() {
                 </Text>
               )}
               <Text style={[styles.meta, { color: theme.textMuted }]} testID={`voice-meta-${item.model_id}`}>
-                {[echoName ? `${echoName} speaks in it` : 'No echo speaks in it yet', formatDuration(item.duration_seconds), `made ${formatDate(item.created_at)}`]
+                {[
+                  echoName ? `${echoName} speaks in it` : 'No echo speaks in it yet',
+                  formatDuration(item.duration_seconds),
+                  `made ${formatDate(item.created_at)}`,
+                  `cloned with ${engineName(item.provider)}`,
+                ]
                   .filter(Boolean)
                   .join(' · ')}
               </Text>

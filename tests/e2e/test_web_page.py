@@ -196,7 +196,8 @@ def test_clone_speak_echo_conversation_and_delete(page: Page, live_server: str) 
     technical = voice_item.locator("details.technical")
     expect(technical.locator("dl")).to_be_hidden()
     technical.locator("summary").click()
-    expect(technical).to_contain_text("Local engine")
+    expect(technical).to_contain_text("Cloned with")
+    expect(technical).to_contain_text("The engine on this server")
     expect(technical).to_contain_text("Formant ratio")
     expect(page.get_by_label(re.compile("speaker agreed"))).not_to_be_checked()  # consent is per voice
 

@@ -192,3 +192,112 @@ def test_real_audio_has_its_length_and_raw_pcm_its_rate(local_client):
     durations = [i["duration_seconds"] for i in items]
     assert max(durations) - min(durations) < 0.2  # the same words, the same length, whatever the format
     assert items[0]["sample_rate"] == 24000 and items[1]["sample_rate"] is None
+
+
+def stored_history(client) -> list[dict]:
+    with client.application.extensions["echo"].db.operation() as db:
+        return list(db.speech_history.find())
+
+
+# -- found by a hostile review: records left behind, races, the document --------------------------------
+
+
+def test_a_voice_deleted_while_it_speaks_leaves_no_history_entry(client, fish, user_id, voice):
+    """DELETE /api/voice-models says the voice went "with everything spoken in it", and the history goes with
+    its voice; but speech in that voice that completes after the deletion (a stream still being read, a
+    progressive request finishing in the background) is added to the history afterwards, with a working link
+    to audio in the deleted voice."""
+    fish.post(f"{FISH_URL}/v1/tts", body=mp3_like(400_000), content_type="audio/mpeg")
+    request = {"text": "Still speaking.", "user_id": user_id, "reference_id": FISH_MODEL_ID, "stream": True}
+    response = client.post("/api/synthesize", json=request, buffered=False)
+    chunks = iter(response.response)
+    next(chunks)  # the voice is speaking ...
+    fish.delete(f"{FISH_URL}/model/{FISH_MODEL_ID}", status=200)
+    assert client.delete(f"/api/voice-models/{FISH_MODEL_ID}", query_string={"user_id": user_id}).status_code == 200
+    for _ in chunks:  # ... and finishes after its deletion
+        pass
+    response.close()
+    left = history(client, user_id)["items"]
+    assert left == [], f"an entry in a deleted voice, playable at {left[0]['audio_url']}"
+
+
+def test_speech_for_a_user_that_does_not_exist_leaves_no_history(client, fish, user_id):
+    """In local mode /api/synthesize takes any well-formed user_id without looking it up; the history entry
+    is then written for a user who does not exist, and can never be listed or cleared (both routes answer
+    404 for that user), so it stays for ever."""
+    ghost = "0123456789abcdef01234567"
+    fish.post(f"{FISH_URL}/v1/tts", body=SPOKEN, content_type="audio/mpeg")
+    assert client.post("/api/synthesize", json={"text": "Nobody's.", "user_id": ghost}).status_code in (200, 404)
+    assert client.get("/api/speech-history", query_string={"user_id": ghost}).status_code == 404
+    assert client.delete("/api/speech-history", query_string={"user_id": ghost}).status_code == 404
+    assert stored_history(client) == [], "an entry nobody can list or clear"
+
+
+def test_deleting_an_echo_deletes_the_audio_of_its_history_entries(client, fish, user_id, voice, echo, data_dir):
+    """README: the history "is kept until the entry, its voice, its echo or the account is deleted (an entry's
+    own audio goes with it)". Deleting an echo drops its entries, but the audio made for them stays on disk and
+    playable through the links the history gave."""
+    fish.post(f"{FISH_URL}/v1/tts", body=SPOKEN, content_type="audio/mpeg")
+    spoken = client.post("/api/synthesize", json={"text": "As Gran.", "user_id": user_id, "echo_id": echo["_id"]})
+    assert spoken.status_code == 200, spoken.json
+    entry = history(client, user_id)["items"][0]
+    assert entry["echo_id"] == echo["_id"]
+    assert client.delete(f"/api/echo/{echo['_id']}", query_string={"user_id": user_id}).status_code == 200
+    assert history(client, user_id)["total"] == 0  # the entry went ...
+    played, _ = fetch(client, entry["audio_url"])
+    assert played.status_code == 404, "the entry's own audio is still served after its echo was deleted"
+    assert files_under(data_dir / "audio") == []
+
+
+def test_clearing_the_history_while_speech_completes_leaves_no_unlisted_audio(client, fish, user_id, data_dir):
+    """DELETE /api/speech-history lists the entries, then deletes *every* entry of the user, then the audio of
+    the listed ones: an entry added in between is deleted but its audio is not (it can no longer be found
+    through the history, and stays on disk and playable until retention)."""
+    svc = client.application.extensions["echo"]
+    listed = svc.db.list_spoken
+
+    def list_then_another_completes(*args, **kwargs):
+        found = listed(*args, **kwargs)
+        fish.post(f"{FISH_URL}/v1/tts", body=SPOKEN, content_type="audio/mpeg")
+        from bson import ObjectId
+
+        job = svc.speech.start(
+            text="Just finished.", reference_id=None, fmt="mp3", user_id=ObjectId(user_id), history={"echo_id": None}
+        )
+        for _ in job:
+            pass
+        return found
+
+    svc.db.list_spoken = list_then_another_completes
+    try:
+        assert client.delete("/api/speech-history", query_string={"user_id": user_id}).status_code == 200
+    finally:
+        del svc.db.list_spoken
+    left_entries = history(client, user_id)["total"]
+    left_audio = files_under(data_dir / "audio")
+    assert left_entries == len(left_audio), f"{len(left_audio)} audio file(s) with {left_entries} entries"
+
+
+# -- the OpenAPI document ---------------------------------------------------------------------------
+
+
+def test_renaming_with_a_body_over_the_limit_is_a_documented_413(client, user_id, voice):
+    """Every other JSON route documents the 413 the body guard gives; PATCH /api/voice-models/{id} does not."""
+    big = {"user_id": user_id, "name": "x" * (70 * 1024)}
+    response = client.patch(f"/api/voice-models/{FISH_MODEL_ID}", json=big)
+    assert response.status_code == 413
+    document = client.get("/openapi.json").json
+    assert "413" in document["paths"]["/api/voice-models/{model_id}"]["patch"]["responses"]
+
+
+def test_the_documented_default_page_of_the_history_is_the_one_served(client, user_id):
+    """The history's limit parameter is the shared Limit (default 50), but the route serves 20 by default."""
+    document = client.get("/openapi.json").json
+    parameters = document["paths"]["/api/speech-history"]["get"]["parameters"]
+    resolved = []
+    for parameter in parameters:
+        if "$ref" in parameter:
+            parameter = document["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[-1]]
+        resolved.append(parameter)
+    limit = next(p for p in resolved if p["name"] == "limit")
+    assert limit["schema"]["default"] == history(client, user_id)["limit"]

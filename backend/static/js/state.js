@@ -33,8 +33,9 @@ export function echoOfVoice(voice) {
 }
 
 export const PROVIDER_NAMES = {
-  local: "Local engine",
+  local: "The engine on this server",
   fish: "Fish.Audio",
+  "fish-speech": "fish-speech (self-hosted)",
 };
 
 export function providerName(provider) {

@@ -272,7 +272,7 @@ export function technicalDetails(rows) {
 function voiceTechnical(voice) {
   const details = voice.details && typeof voice.details === "object" ? voice.details : {};
   const rows = [
-    ["Voice provider", providerName(voice.provider)],
+    ["Cloned with", providerName(voice.provider)],
     ["Voice id", voice.model_id],
     ["Recording format", voice.file_type],
     ["Recording length", formatSeconds(voice.duration_seconds)],
