@@ -89,13 +89,21 @@ def test_the_openai_sdk_gets_playable_audio_in_every_format(home, tmp_path, fmt)
     assert 1.0 < seconds_of(data, fmt, tmp_path) < 8.0
 
 
-@pytest.mark.parametrize("fmt", ["mp3", "flac", "pcm"])
+MEDIA_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_the_sdk_streams_the_audio_as_it_is_produced(home, tmp_path, fmt):
     create = home.sdk().audio.speech.with_streaming_response.create
     with create(model="echo-tts", voice={"id": home.voice}, input=TEXT, response_format=fmt) as response:
-        assert response.headers["content-type"].startswith(
-            {"mp3": "audio/mpeg", "flac": "audio/flac"}.get(fmt, "audio/pcm")
-        )
+        assert response.headers["content-type"].startswith(MEDIA_TYPES[fmt])
         assert response.headers.get("transfer-encoding") == "chunked"  # sent as produced, not buffered
         pieces = list(response.iter_bytes())
     assert 1.0 < seconds_of(b"".join(pieces), fmt, tmp_path) < 8.0
@@ -103,10 +111,11 @@ def test_the_sdk_streams_the_audio_as_it_is_produced(home, tmp_path, fmt):
         assert response.headers["x-sample-rate"] == "24000"
 
 
-def test_a_home_assistant_style_client_with_plain_http_and_an_echo_as_the_voice(home, tmp_path):
-    response = home.post({"model": "tts-1", "input": TEXT, "voice": home.echo, "response_format": "wav"})
-    assert response.status_code == 200 and response.headers["Content-Type"] == "audio/wav"
-    assert 1.0 < seconds_of(response.content, "wav", tmp_path) < 8.0
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_home_assistant_style_client_with_plain_http_and_an_echo_as_the_voice(home, tmp_path, fmt):
+    response = home.post({"model": "tts-1", "input": TEXT, "voice": home.echo, "response_format": fmt})
+    assert response.status_code == 200 and response.headers["Content-Type"] == MEDIA_TYPES[fmt]
+    assert 1.0 < seconds_of(response.content, fmt, tmp_path) < 8.0
 
 
 def test_server_sent_events_carry_base64_audio_then_done(home, tmp_path):
