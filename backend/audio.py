@@ -291,7 +291,9 @@ class Stretch:
         if not 0.25 <= speed <= 4.0:
             raise ValueError(f"speed {speed} is outside 0.25-4.0")
         self.sample_rate = sample_rate
-        self._pts = 0
+        self.speed = speed
+        self._pts = 0  # samples fed
+        self._made = 0  # samples handed out
         self._graph = av.filter.Graph()
         stages = []
         left = speed
@@ -318,21 +320,37 @@ class Stretch:
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         if not samples.size:
             return samples
+        self._push(samples)
+        out = self._pull()
+        self._made += out.size
+        return out
+
+    def flush(self) -> np.ndarray:
+        """What the filter still holds, once the input has ended: exactly as long as the speed says in all.
+
+        atempo keeps back up to a window of input per stage and drops it when the stream ends (all of a short
+        input), so a second of silence goes in behind the speech to push it out, and is cut off again.
+        """
+        if self._done:
+            return np.zeros(0, dtype=np.float32)
+        self._done = True
+        want = max(0, round(self._pts / self.speed) - self._made)
+        if self._pts:
+            self._push(np.zeros(self.sample_rate, dtype=np.float32))
+        self._graph.push(None)
+        out = self._pull()[:want]
+        if out.size < want:
+            out = np.concatenate([out, np.zeros(want - out.size, dtype=np.float32)])
+        self._made += out.size
+        return out
+
+    def _push(self, samples: np.ndarray) -> None:
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
         frame.sample_rate = self.sample_rate
         frame.time_base = Fraction(1, self.sample_rate)
         frame.pts = self._pts
         self._pts += samples.size
         self._graph.push(frame)
-        return self._pull()
-
-    def flush(self) -> np.ndarray:
-        """What the filter still holds, once the input has ended."""
-        if self._done:
-            return np.zeros(0, dtype=np.float32)
-        self._done = True
-        self._graph.push(None)
-        return self._pull()
 
     def _pull(self) -> np.ndarray:
         out = []
@@ -346,24 +364,32 @@ class Stretch:
 
 
 def transcode_pcm(chunks: Iterable[bytes], fmt: str, speed: float = 1.0) -> Iterator[bytes]:
-    """Echo's raw PCM (24 kHz s16le mono) into ``fmt`` at ``speed``, as it comes."""
+    """Echo's raw PCM (24 kHz s16le mono) into ``fmt`` at ``speed``, as it comes.
+
+    Abandoned early (a client gone), it closes its source at once, whichever Python runs it.
+    """
     encoder = StreamEncoder(fmt, PCM_SAMPLE_RATE)
     stretch = Stretch(speed, PCM_SAMPLE_RATE) if speed != 1.0 else None
     carry = b""
-    for chunk in chunks:
-        data = carry + chunk
-        whole = len(data) - len(data) % 2
-        carry = data[whole:]
-        samples = np.frombuffer(data[:whole], dtype="<i2").astype(np.float32) / 32768.0
-        if stretch is not None:
-            samples = stretch.feed(samples)
-        out = encoder.encode(samples) if samples.size else b""
-        if out:
-            yield out
-    tail = encoder.encode(stretch.flush()) if stretch is not None else b""
-    tail += encoder.close()
-    if tail:
-        yield tail
+    try:
+        for chunk in chunks:
+            data = carry + chunk
+            whole = len(data) - len(data) % 2
+            carry = data[whole:]
+            samples = np.frombuffer(data[:whole], dtype="<i2").astype(np.float32) / 32768.0
+            if stretch is not None:
+                samples = stretch.feed(samples)
+            out = encoder.encode(samples) if samples.size else b""
+            if out:
+                yield out
+        tail = encoder.encode(stretch.flush()) if stretch is not None else b""
+        tail += encoder.close()
+        if tail:
+            yield tail
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:

@@ -239,7 +239,7 @@ def openai_error(status: int, code: str, message: str, param: str | None = None)
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
     """The one JSON error shape every route answers with; the OpenAI-compatible API (/v1) answers in OpenAI's."""
-    if has_request_context() and request.path.startswith("/v1/"):
+    if has_request_context() and (request.path == "/v1" or request.path.startswith("/v1/")):
         body = openai_error(status, code, message, extra.get("param"))
     else:
         body = {"success": False, "error": code, "message": message}

@@ -145,3 +145,12 @@ def test_stretch_refuses_speeds_outside_its_range():
     for speed in (0.2, 4.5):
         with pytest.raises(ValueError):
             audio.Stretch(speed, 24000)
+
+
+@pytest.mark.parametrize("size", [100, 1000, 2400])
+@pytest.mark.parametrize("speed", [0.25, 0.5, 2.0, 4.0])
+def test_stretch_keeps_all_of_a_short_input(size, speed):
+    tone = (0.4 * np.sin(2 * np.pi * 220 * np.arange(size) / 24000)).astype(np.float32)
+    stretch = audio.Stretch(speed, 24000)
+    made = stretch.feed(tone).size + stretch.flush().size
+    assert made == pytest.approx(size / speed, rel=0.02, abs=2)

@@ -115,7 +115,7 @@ def test_the_secret_is_never_logged(make_app, caplog):
     secret = make_key(client, user_id)["key"]
     assert client.get(PROBE, headers=bearer(secret)).status_code == 200
     assert client.get("/api/echos", headers=bearer(secret)).status_code == 401
-    assert client.get(PROBE, headers=bearer(secret[:-1] + "A")).status_code == 401
+    assert client.get(PROBE, headers=bearer(secret[:-1] + ("B" if secret.endswith("A") else "A"))).status_code == 401
     assert caplog.records  # the request log was captured
     assert secret[5:20] not in caplog.text
 
