@@ -387,9 +387,14 @@ def transcode_pcm(chunks: Iterable[bytes], fmt: str, speed: float = 1.0) -> Iter
         if tail:
             yield tail
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        close_source(chunks)
+
+
+def close_source(chunks: Iterable) -> None:
+    """Close what a stream was reading from, when it can be closed (a generator: its own clean-up runs now)."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
 
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
@@ -415,9 +420,7 @@ def encode_stream(chunks: Iterable[np.ndarray], encoder: StreamEncoder) -> Itera
         if tail:
             yield tail
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        close_source(chunks)
         with suppress(av.FFmpegError, ValueError):  # abandoned: nothing to hand the last bytes to
             encoder.close()
 

@@ -8,8 +8,21 @@ import time
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from backend.database import DatabaseManager
+
+
+def new_profile(*, version: int, engine: str, model_id: str, title: str, **fields: Any) -> dict[str, Any]:
+    """A new voice profile: what every engine's profile starts with (made now, in UTC), then ``fields``."""
+    return {
+        "version": version,
+        "engine": engine,
+        "model_id": model_id,
+        "title": title,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **fields,
+    }
 
 
 class FileProfiles:

@@ -17,7 +17,7 @@ import { AccessibilityInfo, FlatList, KeyboardAvoidingView, Platform, RefreshCon
 
 import { useBackControl } from '@/components/navigation/BackControl';
 import { Button } from '@/components/ui/Button';
-import { EmptyView, ErrorBanner, ErrorView, LoadingView, NoticeBanner } from '@/components/ui/StateViews';
+import { EmptyView, ErrorBanner, NoticeBanner, NotLoadedView } from '@/components/ui/StateViews';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { useApi } from '@/lib/session';
@@ -134,21 +134,8 @@ export function ConversationScreen({ echoId }: { echoId: string }) {
     : undefined;
   const header = <Stack.Screen options={{ title, headerLeft: homeButton, headerRight: headerButtons }} />;
 
-  if (conversation.loading && !conversation.data) {
-    return (
-      <>
-        {header}
-        <LoadingView label="Loading conversation…" />
-      </>
-    );
-  }
   if (!conversation.data) {
-    return (
-      <>
-        {header}
-        <ErrorView message={conversation.error ?? 'The conversation could not be loaded.'} onRetry={() => void conversation.reload('initial')} />
-      </>
-    );
+    return <NotLoadedView header={header} resource={conversation} loadingLabel="Loading conversation…" failure="The conversation could not be loaded." />;
   }
 
   const { echo, messages } = conversation.data;

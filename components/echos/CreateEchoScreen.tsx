@@ -6,16 +6,16 @@
  */
 import { Stack, useLocalSearchParams, useRouter } from 'expo-router';
 import { useState } from 'react';
-import { KeyboardAvoidingView, Platform, Pressable, ScrollView, StyleSheet, Text, View } from 'react-native';
+import { Pressable, StyleSheet, Text, View } from 'react-native';
 
 import { useBackControl } from '@/components/navigation/BackControl';
 import { Button } from '@/components/ui/Button';
-import { Checkbox } from '@/components/ui/Checkbox';
-import { ProgressBar } from '@/components/ui/ProgressBar';
+import { FormScreen } from '@/components/ui/FormScreen';
+import { LabelledProgress } from '@/components/ui/ProgressBar';
 import { ErrorBanner, NoticeBanner } from '@/components/ui/StateViews';
 import { TextField } from '@/components/ui/TextField';
 import { isVoiceFree, VoicePicker } from '@/components/voices/VoicePicker';
-import { VoiceSourceField, type RecordingChoice } from '@/components/voices/VoiceSourceField';
+import { NewVoiceFields, type RecordingChoice } from '@/components/voices/VoiceSourceField';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { useApi } from '@/lib/session';
@@ -100,93 +100,80 @@ export function CreateEchoScreen() {
   }
 
   return (
-    <KeyboardAvoidingView style={[styles.flex, { backgroundColor: theme.background }]} behavior={Platform.OS === 'ios' ? 'padding' : undefined}>
-      <Stack.Screen options={{ title: 'New echo', headerLeft: backControl }} />
-      <ScrollView contentContainerStyle={styles.content} keyboardShouldPersistTaps="handled" testID="create-echo-screen">
-        <TextField
-          label="Name"
-          placeholder="e.g. Grandma Rose"
-          value={name}
-          onChangeText={setName}
-          maxLength={NAME_MAX + 20}
-          editable={!busy}
-          error={showErrors ? nameError : null}
-          testID="echo-name-input"
+    <FormScreen header={<Stack.Screen options={{ title: 'New echo', headerLeft: backControl }} />} testID="create-echo-screen">
+      <TextField
+        label="Name"
+        placeholder="e.g. Grandma Rose"
+        value={name}
+        onChangeText={setName}
+        maxLength={NAME_MAX + 20}
+        editable={!busy}
+        error={showErrors ? nameError : null}
+        testID="echo-name-input"
+      />
+      <TextField
+        label="Who they are"
+        placeholder="How do they talk? What do they care about? A few sentences are enough."
+        value={persona}
+        onChangeText={setPersona}
+        multiline
+        editable={!busy}
+        error={showErrors ? personaError : null}
+        testID="echo-persona-input"
+      />
+
+      <Text style={[styles.section, { color: theme.text }]}>Voice</Text>
+      {canReuse ? (
+        <View style={styles.modes} accessibilityRole="radiogroup" accessibilityLabel="Which voice">
+          <ModeChip label="A voice you have" selected={voiceMode === 'existing'} onPress={() => setMode('existing')} testID="voice-mode-existing" disabled={busy} />
+          <ModeChip label="A new recording" selected={voiceMode === 'new'} onPress={() => setMode('new')} testID="voice-mode-new" disabled={busy} />
+        </View>
+      ) : null}
+
+      {reusing ? (
+        <View style={styles.existing} testID="existing-voices">
+          <Text style={[styles.hint, { color: theme.textMuted }]}>Your voices that no echo speaks in yet:</Text>
+          <VoicePicker
+            voices={freeVoices}
+            selected={chosenVoice}
+            onSelect={(id) => {
+              setChosenVoice(id);
+              setError(null);
+            }}
+            label="A voice for this echo"
+            disabled={busy}
+            testIDPrefix="existing-voice"
+          />
+          {showErrors && voiceError ? <Text style={[styles.hint, { color: theme.danger }]}>{voiceError}</Text> : null}
+        </View>
+      ) : (
+        <NewVoiceFields
+          recording={recording}
+          onRecordingChange={chooseRecording}
+          recordingError={showErrors ? voiceError : null}
+          transcript={transcript}
+          onTranscriptChange={setTranscript}
+          consent={consent}
+          onConsentChange={setConsent}
+          consentError={showErrors ? consentError : null}
+          disabled={busy}
+          testIDs={{ transcript: 'echo-transcript-input', consent: 'consent-checkbox' }}
         />
-        <TextField
-          label="Who they are"
-          placeholder="How do they talk? What do they care about? A few sentences are enough."
-          value={persona}
-          onChangeText={setPersona}
-          multiline
-          editable={!busy}
-          error={showErrors ? personaError : null}
-          testID="echo-persona-input"
-        />
+      )}
 
-        <Text style={[styles.section, { color: theme.text }]}>Voice</Text>
-        {canReuse ? (
-          <View style={styles.modes} accessibilityRole="radiogroup" accessibilityLabel="Which voice">
-            <ModeChip label="A voice you have" selected={voiceMode === 'existing'} onPress={() => setMode('existing')} testID="voice-mode-existing" disabled={busy} />
-            <ModeChip label="A new recording" selected={voiceMode === 'new'} onPress={() => setMode('new')} testID="voice-mode-new" disabled={busy} />
-          </View>
-        ) : null}
+      <ErrorBanner message={error} testID="create-error" />
+      {warnings.length ? <NoticeBanner message={warnings.join('\n')} testID="upload-warnings" /> : null}
 
-        {reusing ? (
-          <View style={styles.existing} testID="existing-voices">
-            <Text style={[styles.hint, { color: theme.textMuted }]}>Your voices that no echo speaks in yet:</Text>
-            <VoicePicker
-              voices={freeVoices}
-              selected={chosenVoice}
-              onSelect={(id) => {
-                setChosenVoice(id);
-                setError(null);
-              }}
-              label="A voice for this echo"
-              disabled={busy}
-              testIDPrefix="existing-voice"
-            />
-            {showErrors && voiceError ? <Text style={[styles.hint, { color: theme.danger }]}>{voiceError}</Text> : null}
-          </View>
-        ) : (
-          <>
-            <VoiceSourceField value={recording} onChange={chooseRecording} disabled={busy} error={showErrors ? voiceError : null} />
-            <View style={styles.spacer} />
-            <TextField
-              label="What is said in the recording (optional)"
-              placeholder="Writing it down helps the voice come out closer."
-              value={transcript}
-              onChangeText={setTranscript}
-              editable={!busy}
-              testID="echo-transcript-input"
-            />
-            <Checkbox
-              checked={consent}
-              onChange={setConsent}
-              testID="consent-checkbox"
-              label="I have the speaker's consent to clone their voice (or the right to give it on their behalf)."
-            />
-            {showErrors && consentError ? <Text style={[styles.hint, { color: theme.danger, marginTop: -spacing.md }]}>{consentError}</Text> : null}
-          </>
-        )}
+      {phase.step === 'uploading' ? (
+        <LabelledProgress label="Uploading voice…" value={phase.progress} testID="upload-progress" />
+      ) : phase.step === 'creating' ? (
+        <Text style={[styles.progress, { color: theme.text }]} testID="creating-status">
+          Creating your echo…
+        </Text>
+      ) : null}
 
-        <ErrorBanner message={error} testID="create-error" />
-        {warnings.length ? <NoticeBanner message={warnings.join('\n')} testID="upload-warnings" /> : null}
-
-        {phase.step === 'uploading' ? (
-          <View style={styles.progress} testID="upload-progress">
-            <Text style={{ color: theme.text }}>Uploading voice… {Math.round(phase.progress * 100)}%</Text>
-            <ProgressBar value={phase.progress} />
-          </View>
-        ) : phase.step === 'creating' ? (
-          <Text style={[styles.progress, { color: theme.text }]} testID="creating-status">
-            Creating your echo…
-          </Text>
-        ) : null}
-
-        <Button title={uploadedModelId && !reusing ? 'Try again' : 'Create echo'} onPress={() => void submit()} busy={busy} testID="create-echo-submit" />
-      </ScrollView>
-    </KeyboardAvoidingView>
+      <Button title={uploadedModelId && !reusing ? 'Try again' : 'Create echo'} onPress={() => void submit()} busy={busy} testID="create-echo-submit" />
+    </FormScreen>
   );
 }
 
@@ -206,14 +193,11 @@ function ModeChip({ label, selected, onPress, testID, disabled }: { label: strin
 }
 
 const styles = StyleSheet.create({
-  flex: { flex: 1 },
-  content: { padding: spacing.lg, paddingBottom: spacing.xxl, width: '100%', maxWidth: 720, alignSelf: 'center' },
   section: { fontSize: fontSize.md, fontWeight: '600', marginBottom: spacing.xs },
   hint: { fontSize: fontSize.sm, marginBottom: spacing.sm },
   modes: { flexDirection: 'row', flexWrap: 'wrap', gap: spacing.sm, marginBottom: spacing.md },
   chip: { minHeight: 44, justifyContent: 'center', borderWidth: 1, borderRadius: radius.pill, paddingHorizontal: spacing.md },
   chipText: { fontSize: fontSize.sm, fontWeight: '600' },
   existing: { marginBottom: spacing.lg, gap: spacing.sm },
-  spacer: { height: spacing.lg },
   progress: { gap: spacing.sm, marginBottom: spacing.md },
 });

@@ -8,6 +8,7 @@ import { FlatList, Pressable, RefreshControl, ScrollView, StyleSheet, Text, View
 
 import { Button } from '@/components/ui/Button';
 import { EmptyView, ErrorBanner, ErrorView, LoadingView } from '@/components/ui/StateViews';
+import { listStyles } from '@/components/ui/listStyles';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { formatDate } from '@/lib/format';
 import { useApi } from '@/lib/session';
@@ -68,12 +69,12 @@ export function EchoListScreen() {
   }
   const freeVoices = (voices ?? []).filter((v) => !v.echo_id).length;
   return (
-    <View style={[styles.screen, { backgroundColor: theme.background }]}>
+    <View style={[listStyles.screen, { backgroundColor: theme.background }]}>
       <FlatList
         testID="echo-list"
         data={items}
         keyExtractor={(item) => item._id}
-        contentContainerStyle={items.length ? styles.list : styles.emptyList}
+        contentContainerStyle={items.length ? listStyles.list : listStyles.emptyList}
         refreshControl={<RefreshControl refreshing={home.refreshing} onRefresh={() => void home.reload('refresh')} />}
         ListHeaderComponent={
           <View style={styles.header}>
@@ -134,7 +135,7 @@ function EchoRow({ echo, onPress }: { echo: Echo; onPress: () => void }) {
       accessibilityLabel={notice ? `Talk with ${echo.name}. ${notice}` : `Talk with ${echo.name}`}
       accessibilityHint={notice ? 'Opens the conversation, where you can choose a voice.' : undefined}
       onPress={onPress}
-      style={({ pressed }) => [styles.row, { backgroundColor: theme.surface, borderColor: theme.border }, pressed && { opacity: 0.8 }]}>
+      style={({ pressed }) => [listStyles.row, { backgroundColor: theme.surface, borderColor: theme.border }, pressed && { opacity: 0.8 }]}>
       <Text style={[styles.name, { color: theme.text }]}>{echo.name}</Text>
       {echo.persona_prompt ? (
         <Text numberOfLines={2} style={[styles.persona, { color: theme.textMuted }]}>
@@ -152,11 +153,7 @@ function EchoRow({ echo, onPress }: { echo: Echo; onPress: () => void }) {
 }
 
 const styles = StyleSheet.create({
-  screen: { flex: 1 },
-  list: { padding: spacing.lg, gap: spacing.md, width: '100%', maxWidth: 900, alignSelf: 'center' },
-  emptyList: { flexGrow: 1, padding: spacing.lg },
   header: { gap: spacing.md, alignItems: 'flex-start' },
-  row: { borderWidth: 1, borderRadius: radius.lg, padding: spacing.lg, gap: spacing.xs },
   name: { fontSize: fontSize.lg, fontWeight: '700' },
   persona: { fontSize: fontSize.md },
   date: { fontSize: fontSize.sm },

@@ -5,11 +5,12 @@
  */
 import { Stack, useRouter } from 'expo-router';
 import { useEffect, useRef, useState } from 'react';
-import { KeyboardAvoidingView, Platform, ScrollView, StyleSheet, Text, View } from 'react-native';
+import { StyleSheet, Text, View } from 'react-native';
 
 import { useBackControl, useLeave } from '@/components/navigation/BackControl';
 import { Button } from '@/components/ui/Button';
-import { ErrorBanner, ErrorView, LoadingView } from '@/components/ui/StateViews';
+import { FormScreen } from '@/components/ui/FormScreen';
+import { ErrorBanner, NotLoadedView } from '@/components/ui/StateViews';
 import { TextField } from '@/components/ui/TextField';
 import { isVoiceFree, VoicePicker } from '@/components/voices/VoicePicker';
 import { SAMPLE_TEXT } from '@/constants/config';
@@ -63,22 +64,7 @@ export function EditEchoScreen({ echoId }: { echoId: string }) {
   const title = loaded ? `Edit ${loaded.name}` : 'Edit echo';
   const header = <Stack.Screen options={{ title, headerLeft: backControl }} />;
 
-  if (data.loading && !data.data) {
-    return (
-      <>
-        {header}
-        <LoadingView label="Loading…" />
-      </>
-    );
-  }
-  if (!data.data) {
-    return (
-      <>
-        {header}
-        <ErrorView message={data.error ?? 'This echo could not be loaded.'} onRetry={() => void data.reload('initial')} />
-      </>
-    );
-  }
+  if (!data.data) return <NotLoadedView header={header} resource={data} loadingLabel="Loading…" failure="This echo could not be loaded." />;
 
   const { echo, voices } = data.data;
   const status = voiceStatusOf(echo);
@@ -132,79 +118,75 @@ export function EditEchoScreen({ echoId }: { echoId: string }) {
   }
 
   return (
-    <KeyboardAvoidingView style={[styles.flex, { backgroundColor: theme.background }]} behavior={Platform.OS === 'ios' ? 'padding' : undefined}>
-      {header}
-      <ScrollView contentContainerStyle={styles.content} keyboardShouldPersistTaps="handled" testID="edit-echo-screen">
-        <TextField
-          label="Name"
-          value={name}
-          onChangeText={setName}
-          maxLength={NAME_MAX + 20}
-          editable={!saving}
-          error={showErrors ? nameError : null}
-          testID="edit-name-input"
-        />
-        <TextField
-          label="Who they are"
-          value={persona}
-          onChangeText={setPersona}
-          multiline
-          editable={!saving}
-          error={showErrors ? personaError : null}
-          testID="edit-persona-input"
-        />
+    <FormScreen header={header} testID="edit-echo-screen" contentStyle={styles.content}>
+      <TextField
+        label="Name"
+        value={name}
+        onChangeText={setName}
+        maxLength={NAME_MAX + 20}
+        editable={!saving}
+        error={showErrors ? nameError : null}
+        testID="edit-name-input"
+      />
+      <TextField
+        label="Who they are"
+        value={persona}
+        onChangeText={setPersona}
+        multiline
+        editable={!saving}
+        error={showErrors ? personaError : null}
+        testID="edit-persona-input"
+      />
 
-        <Text style={[styles.section, { color: theme.text }]}>Voice</Text>
-        {status !== 'ready' ? (
-          <Text testID="edit-voice-notice" accessibilityRole="alert" style={[styles.notice, { color: theme.text, backgroundColor: theme.warningSurface, borderColor: theme.warning }]}>
-            {VOICE_NOTICES[status]}
-          </Text>
-        ) : null}
-        {anyFree ? (
-          <View style={styles.voices}>
-            <VoicePicker voices={voices} selected={voiceId} onSelect={setVoiceId} echoId={echo._id} label={`${echo.name}'s voice`} disabled={saving} />
-            {selected ? (
-              <Button
-                title={speaker.activeKey === selected.model_id && speaker.phase !== 'idle' ? 'Stop' : `Hear ${selected.name}`}
-                variant="secondary"
-                compact
-                style={styles.start}
-                onPress={() => void speaker.toggle(selected.model_id, SAMPLE_TEXT, { referenceId: selected.model_id })}
-                testID="edit-preview-voice"
-              />
-            ) : null}
-            <ErrorBanner message={speaker.error} testID="edit-preview-error" />
-          </View>
-        ) : (
-          <Text testID="edit-no-free-voice" style={[styles.hint, { color: theme.textMuted }]}>
-            {voices.length
-              ? 'Each of your voices already speaks for another echo.'
-              : 'You have no voices yet.'}
-          </Text>
-        )}
-        <Button
-          title="Make a new voice"
-          variant="plain"
-          compact
-          style={styles.start}
-          onPress={() => router.push('/voice/new')}
-          testID="edit-new-voice"
-        />
-
-        <ErrorBanner message={error} testID="edit-error" />
-        <Button title="Save" onPress={() => void save()} busy={saving} testID="edit-save" />
-
-        <View style={[styles.danger, { borderColor: theme.border }]}>
-          <Button title={`Delete ${echo.name}`} variant="danger" busy={deleting} onPress={() => void remove()} testID="delete-echo-button" />
+      <Text style={[styles.section, { color: theme.text }]}>Voice</Text>
+      {status !== 'ready' ? (
+        <Text testID="edit-voice-notice" accessibilityRole="alert" style={[styles.notice, { color: theme.text, backgroundColor: theme.warningSurface, borderColor: theme.warning }]}>
+          {VOICE_NOTICES[status]}
+        </Text>
+      ) : null}
+      {anyFree ? (
+        <View style={styles.voices}>
+          <VoicePicker voices={voices} selected={voiceId} onSelect={setVoiceId} echoId={echo._id} label={`${echo.name}'s voice`} disabled={saving} />
+          {selected ? (
+            <Button
+              title={speaker.activeKey === selected.model_id && speaker.phase !== 'idle' ? 'Stop' : `Hear ${selected.name}`}
+              variant="secondary"
+              compact
+              style={styles.start}
+              onPress={() => void speaker.toggle(selected.model_id, SAMPLE_TEXT, { referenceId: selected.model_id })}
+              testID="edit-preview-voice"
+            />
+          ) : null}
+          <ErrorBanner message={speaker.error} testID="edit-preview-error" />
         </View>
-      </ScrollView>
-    </KeyboardAvoidingView>
+      ) : (
+        <Text testID="edit-no-free-voice" style={[styles.hint, { color: theme.textMuted }]}>
+          {voices.length
+            ? 'Each of your voices already speaks for another echo.'
+            : 'You have no voices yet.'}
+        </Text>
+      )}
+      <Button
+        title="Make a new voice"
+        variant="plain"
+        compact
+        style={styles.start}
+        onPress={() => router.push('/voice/new')}
+        testID="edit-new-voice"
+      />
+
+      <ErrorBanner message={error} testID="edit-error" />
+      <Button title="Save" onPress={() => void save()} busy={saving} testID="edit-save" />
+
+      <View style={[styles.danger, { borderColor: theme.border }]}>
+        <Button title={`Delete ${echo.name}`} variant="danger" busy={deleting} onPress={() => void remove()} testID="delete-echo-button" />
+      </View>
+    </FormScreen>
   );
 }
 
 const styles = StyleSheet.create({
-  flex: { flex: 1 },
-  content: { padding: spacing.lg, paddingBottom: spacing.xxl, gap: spacing.sm, width: '100%', maxWidth: 720, alignSelf: 'center' },
+  content: { gap: spacing.sm },
   section: { fontSize: fontSize.md, fontWeight: '600' },
   hint: { fontSize: fontSize.sm },
   notice: { fontSize: fontSize.md, fontWeight: '700', borderWidth: 1, borderLeftWidth: 4, borderRadius: radius.md, padding: spacing.md, overflow: 'hidden' },

@@ -7,7 +7,8 @@ import { FlatList, RefreshControl, StyleSheet, Text, View } from 'react-native';
 
 import { Button } from '@/components/ui/Button';
 import { EmptyView, ErrorBanner, ErrorView, LoadingView } from '@/components/ui/StateViews';
-import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
+import { listStyles } from '@/components/ui/listStyles';
+import { fontSize, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
 import { formatDuration, formatTime } from '@/lib/format';
@@ -126,12 +127,12 @@ export function HistoryScreen() {
 
   const { items, total, echoNames } = history.data ?? { items: [], total: 0, echoNames: {} };
   return (
-    <View style={[styles.flex, { backgroundColor: theme.background }]}>
+    <View style={[listStyles.screen, { backgroundColor: theme.background }]}>
       <FlatList
         testID="history-list"
         data={items}
         keyExtractor={(i) => i._id}
-        contentContainerStyle={items.length ? styles.list : styles.emptyList}
+        contentContainerStyle={items.length ? listStyles.list : listStyles.emptyList}
         refreshControl={<RefreshControl refreshing={history.refreshing} onRefresh={() => void history.reload('refresh')} />}
         ListHeaderComponent={
           <View style={styles.header}>
@@ -157,7 +158,7 @@ export function HistoryScreen() {
           const phase = speaker.activeKey === item._id ? speaker.phase : 'idle';
           const echoName = item.echo_id ? echoNames[item.echo_id] : null;
           return (
-            <View testID={`history-item-${item._id}`} style={[styles.row, { backgroundColor: theme.surface, borderColor: theme.border }]}>
+            <View testID={`history-item-${item._id}`} style={[listStyles.row, { backgroundColor: theme.surface, borderColor: theme.border }]}>
               <Text style={[styles.text, { color: theme.text }]} numberOfLines={4} selectable>
                 {item.text}
               </Text>
@@ -202,13 +203,9 @@ export function HistoryScreen() {
 }
 
 const styles = StyleSheet.create({
-  flex: { flex: 1 },
-  list: { padding: spacing.lg, gap: spacing.md, width: '100%', maxWidth: 900, alignSelf: 'center' },
-  emptyList: { flexGrow: 1, padding: spacing.lg },
   header: { gap: spacing.sm },
   headerRow: { flexDirection: 'row', alignItems: 'center', justifyContent: 'space-between', flexWrap: 'wrap', gap: spacing.sm },
   count: { fontSize: fontSize.sm },
-  row: { borderWidth: 1, borderRadius: radius.lg, padding: spacing.lg, gap: spacing.xs },
   text: { fontSize: fontSize.md, lineHeight: 21 },
   meta: { fontSize: fontSize.sm },
   actions: { flexDirection: 'row', flexWrap: 'wrap', alignItems: 'center', gap: spacing.sm, marginTop: spacing.sm },

@@ -8,7 +8,7 @@ import { FlatList, KeyboardAvoidingView, Platform, RefreshControl, StyleSheet, T
 
 import { useBackControl } from '@/components/navigation/BackControl';
 import { Button } from '@/components/ui/Button';
-import { EmptyView, ErrorBanner, ErrorView, LoadingView } from '@/components/ui/StateViews';
+import { EmptyView, ErrorBanner, NotLoadedView } from '@/components/ui/StateViews';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
@@ -54,22 +54,7 @@ export function MemoriesScreen({ echoId }: { echoId: string }) {
   const backControl = useBackControl({ pathname: '/echo/[id]', params: { id: echoId } }, name ?? 'Conversation');
   const header = <Stack.Screen options={{ title, headerLeft: backControl }} />;
 
-  if (resource.loading && !resource.data) {
-    return (
-      <>
-        {header}
-        <LoadingView label="Loading memories…" />
-      </>
-    );
-  }
-  if (!resource.data) {
-    return (
-      <>
-        {header}
-        <ErrorView message={resource.error ?? 'The memories could not be loaded.'} onRetry={() => void resource.reload('initial')} />
-      </>
-    );
-  }
+  if (!resource.data) return <NotLoadedView header={header} resource={resource} loadingLabel="Loading memories…" failure="The memories could not be loaded." />;
 
   const { memories, total } = resource.data;
   const full = total >= MAX_MEMORIES;

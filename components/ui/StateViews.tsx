@@ -3,6 +3,7 @@ import type { ReactNode } from 'react';
 import { ActivityIndicator, StyleSheet, Text, View } from 'react-native';
 
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
+import type { Resource } from '@/lib/useResource';
 
 import { Button } from './Button';
 
@@ -13,6 +14,29 @@ export function LoadingView({ label = 'Loading…' }: { label?: string }) {
       <ActivityIndicator color={theme.tint} />
       <Text style={[styles.muted, { color: theme.textMuted }]}>{label}</Text>
     </View>
+  );
+}
+
+/**
+ * A screen whose data has not come yet: its header, over the loading state while it loads, or else the error
+ * (`failure` when there is no message) with a way to try again.
+ */
+export function NotLoadedView({
+  header,
+  resource,
+  loadingLabel,
+  failure,
+}: {
+  header: ReactNode;
+  resource: Pick<Resource<unknown>, 'loading' | 'error' | 'reload'>;
+  loadingLabel: string;
+  failure: string;
+}) {
+  return (
+    <>
+      {header}
+      {resource.loading ? <LoadingView label={loadingLabel} /> : <ErrorView message={resource.error ?? failure} onRetry={() => void resource.reload('initial')} />}
+    </>
   );
 }
 

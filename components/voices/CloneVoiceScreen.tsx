@@ -4,19 +4,19 @@
  */
 import { Stack } from 'expo-router';
 import { useState } from 'react';
-import { KeyboardAvoidingView, Platform, ScrollView, StyleSheet, Text, View } from 'react-native';
+import { StyleSheet, Text } from 'react-native';
 
 import { useBackControl, useLeave } from '@/components/navigation/BackControl';
 import { Button } from '@/components/ui/Button';
-import { Checkbox } from '@/components/ui/Checkbox';
-import { ProgressBar } from '@/components/ui/ProgressBar';
+import { FormScreen } from '@/components/ui/FormScreen';
+import { LabelledProgress } from '@/components/ui/ProgressBar';
 import { ErrorBanner } from '@/components/ui/StateViews';
 import { TextField } from '@/components/ui/TextField';
 import { fontSize, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { useApi } from '@/lib/session';
 
-import { VoiceSourceField, type RecordingChoice } from './VoiceSourceField';
+import { NewVoiceFields, type RecordingChoice } from './VoiceSourceField';
 
 export const VOICE_NAME_MAX = 100;
 
@@ -57,55 +57,37 @@ export function CloneVoiceScreen() {
   }
 
   return (
-    <KeyboardAvoidingView style={[styles.flex, { backgroundColor: theme.background }]} behavior={Platform.OS === 'ios' ? 'padding' : undefined}>
-      <Stack.Screen options={{ title: 'New voice', headerLeft: backControl }} />
-      <ScrollView contentContainerStyle={styles.content} keyboardShouldPersistTaps="handled" testID="clone-voice-screen">
-        <TextField
-          label="Whose voice is it?"
-          placeholder="e.g. Grandma Rose"
-          value={name}
-          onChangeText={setName}
-          maxLength={VOICE_NAME_MAX + 20}
-          editable={!busy}
-          error={showErrors ? nameError : null}
-          testID="voice-name-input"
-        />
-        <Text style={[styles.section, { color: theme.text }]}>Recording</Text>
-        <VoiceSourceField value={recording} onChange={setRecording} disabled={busy} error={showErrors ? recordingError : null} />
-        <View style={styles.spacer} />
-        <TextField
-          label="What is said in the recording (optional)"
-          placeholder="Writing it down helps the voice come out closer."
-          value={transcript}
-          onChangeText={setTranscript}
-          editable={!busy}
-          testID="voice-transcript-input"
-        />
-        <Checkbox
-          checked={consent}
-          onChange={setConsent}
-          testID="voice-consent-checkbox"
-          label="I have the speaker's consent to clone their voice (or the right to give it on their behalf)."
-        />
-        {showErrors && consentError ? <Text style={[styles.hint, { color: theme.danger, marginTop: -spacing.md }]}>{consentError}</Text> : null}
-        <ErrorBanner message={error} testID="clone-error" />
-        {progress !== null ? (
-          <View style={styles.progress} testID="clone-progress">
-            <Text style={{ color: theme.text }}>Uploading the recording… {Math.round(progress * 100)}%</Text>
-            <ProgressBar value={progress} />
-          </View>
-        ) : null}
-        <Button title="Make this voice" onPress={() => void submit()} busy={busy} testID="clone-voice-submit" />
-      </ScrollView>
-    </KeyboardAvoidingView>
+    <FormScreen header={<Stack.Screen options={{ title: 'New voice', headerLeft: backControl }} />} testID="clone-voice-screen">
+      <TextField
+        label="Whose voice is it?"
+        placeholder="e.g. Grandma Rose"
+        value={name}
+        onChangeText={setName}
+        maxLength={VOICE_NAME_MAX + 20}
+        editable={!busy}
+        error={showErrors ? nameError : null}
+        testID="voice-name-input"
+      />
+      <Text style={[styles.section, { color: theme.text }]}>Recording</Text>
+      <NewVoiceFields
+        recording={recording}
+        onRecordingChange={setRecording}
+        recordingError={showErrors ? recordingError : null}
+        transcript={transcript}
+        onTranscriptChange={setTranscript}
+        consent={consent}
+        onConsentChange={setConsent}
+        consentError={showErrors ? consentError : null}
+        disabled={busy}
+        testIDs={{ transcript: 'voice-transcript-input', consent: 'voice-consent-checkbox' }}
+      />
+      <ErrorBanner message={error} testID="clone-error" />
+      {progress !== null ? <LabelledProgress label="Uploading the recording…" value={progress} testID="clone-progress" /> : null}
+      <Button title="Make this voice" onPress={() => void submit()} busy={busy} testID="clone-voice-submit" />
+    </FormScreen>
   );
 }
 
 const styles = StyleSheet.create({
-  flex: { flex: 1 },
-  content: { padding: spacing.lg, paddingBottom: spacing.xxl, width: '100%', maxWidth: 720, alignSelf: 'center' },
   section: { fontSize: fontSize.md, fontWeight: '600', marginBottom: spacing.xs },
-  hint: { fontSize: fontSize.sm },
-  spacer: { height: spacing.lg },
-  progress: { gap: spacing.sm, marginBottom: spacing.md },
 });

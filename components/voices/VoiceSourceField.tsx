@@ -1,6 +1,7 @@
 /**
  * A recording to make a voice from: an audio file, or one recorded now. Shows what was chosen, with a way
- * to remove it. Used when cloning a voice on its own and when creating an echo with a new voice.
+ * to remove it. With what is said in it and the speaker's consent, NewVoiceFields is the whole of a new
+ * voice, used when cloning a voice on its own and when creating an echo with a new voice.
  */
 import * as DocumentPicker from 'expo-document-picker';
 import { useState } from 'react';
@@ -8,7 +9,9 @@ import { StyleSheet, Text, View } from 'react-native';
 
 import { VoiceRecorder } from '@/components/echos/VoiceRecorder';
 import { Button } from '@/components/ui/Button';
+import { Checkbox } from '@/components/ui/Checkbox';
 import { ErrorBanner } from '@/components/ui/StateViews';
+import { TextField } from '@/components/ui/TextField';
 import { VOICE_LIMITS } from '@/constants/config';
 import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
@@ -83,7 +86,56 @@ export function VoiceSourceField({
   );
 }
 
+/** The recording, what is said in it (optional) and the speaker's consent; errors show as given. */
+export function NewVoiceFields({
+  recording,
+  onRecordingChange,
+  recordingError,
+  transcript,
+  onTranscriptChange,
+  consent,
+  onConsentChange,
+  consentError,
+  disabled,
+  testIDs,
+}: {
+  recording: RecordingChoice | null;
+  onRecordingChange: (choice: RecordingChoice | null) => void;
+  recordingError?: string | null;
+  transcript: string;
+  onTranscriptChange: (text: string) => void;
+  consent: boolean;
+  onConsentChange: (next: boolean) => void;
+  consentError?: string | null;
+  disabled?: boolean;
+  testIDs: { transcript: string; consent: string };
+}) {
+  const theme = useTheme();
+  return (
+    <>
+      <VoiceSourceField value={recording} onChange={onRecordingChange} disabled={disabled} error={recordingError} />
+      <View style={styles.spacer} />
+      <TextField
+        label="What is said in the recording (optional)"
+        placeholder="Writing it down helps the voice come out closer."
+        value={transcript}
+        onChangeText={onTranscriptChange}
+        editable={!disabled}
+        testID={testIDs.transcript}
+      />
+      <Checkbox
+        checked={consent}
+        onChange={onConsentChange}
+        testID={testIDs.consent}
+        label="I have the speaker's consent to clone their voice (or the right to give it on their behalf)."
+      />
+      {consentError ? <Text style={[styles.hint, { color: theme.danger, marginTop: -spacing.md }]}>{consentError}</Text> : null}
+    </>
+  );
+}
+
 const styles = StyleSheet.create({
+  spacer: { height: spacing.lg },
   wrap: { gap: spacing.xs },
   flex: { flex: 1 },
   hint: { fontSize: fontSize.sm, marginBottom: spacing.sm },

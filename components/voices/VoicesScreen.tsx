@@ -11,7 +11,8 @@ import { Button } from '@/components/ui/Button';
 import { EmptyView, ErrorBanner, ErrorView, LoadingView } from '@/components/ui/StateViews';
 import { TextField } from '@/components/ui/TextField';
 import { SAMPLE_TEXT } from '@/constants/config';
-import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
+import { listStyles } from '@/components/ui/listStyles';
+import { fontSize, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
 import { engineName, formatDate, formatDuration } from '@/lib/format';
@@ -135,12 +136,12 @@ export function VoicesScreen() {
   const { voices: items, echoNames } = resource.data ?? { voices: [], echoNames: {} };
   const newVoice = <Button title="New voice" onPress={() => router.push('/voice/new')} testID="new-voice-button" />;
   return (
-    <View style={[styles.flex, { backgroundColor: theme.background }]}>
+    <View style={[listStyles.screen, { backgroundColor: theme.background }]}>
       <FlatList
         testID="voice-list"
         data={items}
         keyExtractor={(v) => v.model_id}
-        contentContainerStyle={items.length ? styles.list : styles.emptyList}
+        contentContainerStyle={items.length ? listStyles.list : listStyles.emptyList}
         refreshControl={<RefreshControl refreshing={resource.refreshing} onRefresh={() => void resource.reload('refresh')} />}
         ListHeaderComponent={
           <View style={styles.header}>
@@ -162,7 +163,7 @@ export function VoicesScreen() {
           const previewPhase = phaseOf(previewKey(item.model_id));
           const editing = renaming?.id === item.model_id ? renaming : null;
           return (
-            <View testID={`voice-row-${item.model_id}`} style={[styles.row, { backgroundColor: theme.surface, borderColor: theme.border }]}>
+            <View testID={`voice-row-${item.model_id}`} style={[listStyles.row, { backgroundColor: theme.surface, borderColor: theme.border }]}>
               {editing ? (
                 <View>
                   <TextField
@@ -257,11 +258,7 @@ export function VoicesScreen() {
 }
 
 const styles = StyleSheet.create({
-  flex: { flex: 1 },
-  list: { padding: spacing.lg, gap: spacing.md, width: '100%', maxWidth: 900, alignSelf: 'center' },
-  emptyList: { flexGrow: 1, padding: spacing.lg },
   header: { gap: spacing.sm, alignItems: 'flex-start' },
-  row: { borderWidth: 1, borderRadius: radius.lg, padding: spacing.lg, gap: spacing.xs },
   name: { fontSize: fontSize.lg, fontWeight: '700' },
   meta: { fontSize: fontSize.sm },
   actions: { flexDirection: 'row', flexWrap: 'wrap', gap: spacing.sm, marginTop: spacing.sm },

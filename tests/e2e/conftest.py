@@ -98,18 +98,24 @@ def microphone_browser(browser, tmp_path_factory):
     instance.close()
 
 
-@pytest.fixture
-def page(browser, request):
-    """A fresh browser context and page; a screenshot of the end state lands in artifacts/e2e/."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
+def fresh_page(browser):
+    """A page in a new browser context (nothing stored: a first visit), its script errors kept in
+    ``page.console_errors``; close it with ``page.context.close()``."""
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.console_errors = errors
+    return page
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context and page; a screenshot of the end state lands in artifacts/e2e/."""
+    page = fresh_page(browser)
     yield page
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     try:
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     finally:
-        context.close()
+        page.context.close()

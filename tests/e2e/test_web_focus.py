@@ -46,6 +46,23 @@ FOCUS_RING = """
 """
 
 
+def tab_through(page: Page) -> list[dict]:
+    """The focus ring of each control Tab reaches from where the focus is, once round the page (60 at most)."""
+    seen = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        ring = page.evaluate(FOCUS_RING)
+        if ring is None or ring.get("again"):
+            break
+        seen.append(ring)
+    return seen
+
+
+def weak_rings(seen: list[dict]) -> list[dict]:
+    """The rings hard to see: none, thinner than 2 px, or under 3:1 against the background behind them."""
+    return [r for r in seen if r["style"] == "none" or r["width"] < 2 or r["contrast"] < 3]
+
+
 def open_view(page: Page, base_url: str, view: str) -> None:
     """The page at one of its views; "conversation" is an echo's conversation (with a message, a voice notice)."""
     if view == "conversation":
@@ -85,13 +102,7 @@ def test_every_control_reached_by_tab_shows_a_ring_of_3_to_1_or_more(
 ):
     page.emulate_media(color_scheme=scheme)
     open_view(page, live_server, view)
-    seen = []
-    for _ in range(60):
-        page.keyboard.press("Tab")
-        ring = page.evaluate(FOCUS_RING)
-        if ring is None or ring.get("again"):
-            break
-        seen.append(ring)
+    seen = tab_through(page)
     assert len(seen) >= 8, seen  # the page's controls were reached
-    weak = [r for r in seen if r["style"] == "none" or r["width"] < 2 or r["contrast"] < 3]
+    weak = weak_rings(seen)
     assert weak == [], weak

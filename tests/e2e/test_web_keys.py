@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_web_focus import FOCUS_RING
+from tests.e2e.test_web_focus import tab_through, weak_rings
 from tests.e2e.test_web_layout import SIZES, assert_plain_words, shot
 from tests.e2e.test_web_page import NO_HORIZONTAL_OVERFLOW, clone_in_voices, go_to, open_page, user_id_of, with_csp
 
@@ -231,15 +231,9 @@ def test_every_control_on_connect_shows_a_focus_ring(page: Page, live_server: st
     expect(page.locator("#key-new")).to_be_visible()  # its key box and buttons are reached too
     page.locator("#health-details summary").click()
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    seen = []
-    for _ in range(60):
-        page.keyboard.press("Tab")
-        ring = page.evaluate(FOCUS_RING)
-        if ring is None or ring.get("again"):
-            break
-        seen.append(ring)
+    seen = tab_through(page)
     reached = {r["element"] for r in seen}
     assert {"input#key-name", "input#key-new-secret", "button#key-new-copy", "button#key-new-done"} <= reached, seen
     assert any(r["element"].startswith("button#connect-voice-") for r in seen), seen
-    weak = [r for r in seen if r["style"] == "none" or r["width"] < 2 or r["contrast"] < 3]
+    weak = weak_rings(seen)
     assert weak == [], weak

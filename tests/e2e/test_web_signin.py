@@ -16,9 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import run_server
+from tests.e2e.conftest import fresh_page, run_server
 from tests.fake_oidc import FakeOidc
 from tests.helpers import E2E_ARTIFACTS as ARTIFACTS
 from tests.helpers import bearer, wait_until
@@ -43,17 +43,13 @@ API_CALL = "async () => (await import('/static/js/api.js')).api.get('/api/echos'
 @pytest.fixture
 def page(browser, request) -> Iterator[Page]:
     """A fresh browser context (nothing stored: a first visit), whatever the shared fixture seeds; errors kept."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    fresh = context.new_page()
-    errors: list[str] = []
-    fresh.on("pageerror", lambda exc: errors.append(str(exc)))
-    fresh.console_errors = errors
+    fresh = fresh_page(browser)
     yield fresh
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     try:
         shot(fresh, f"end-{name}")
     finally:
-        context.close()
+        fresh.context.close()
 
 
 def shot(page: Page, name: str) -> None:
@@ -128,6 +124,13 @@ def sign_in(page: Page, base: str, oidc: FakeOidc) -> None:
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("#account")).to_contain_text(f"Signed in as {oidc.user.name}", timeout=READY_TIMEOUT)
     expect_ready(page)
+
+
+def failed_sign_in(page: Page, base: str) -> Locator:
+    """From a fresh page: click "Sign in" when the provider will not sign the person in; the panel's alert."""
+    page.goto(base)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    return page.locator("#signin").get_by_role("alert")
 
 
 def test_sign_in_with_the_provider_shows_the_persons_echos(page: Page, signin_server: str, oidc: FakeOidc) -> None:
@@ -251,9 +254,7 @@ def test_sign_out_ends_the_session_and_forgets_the_tokens(page: Page, signin_ser
 
 def test_a_refused_sign_in_says_so_in_plain_words(page: Page, signin_server: str, oidc: FakeOidc) -> None:
     oidc.refuse = True
-    page.goto(signin_server)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    alert = page.locator("#signin").get_by_role("alert")
+    alert = failed_sign_in(page, signin_server)
     expect(alert).to_contain_text("Sign-in was cancelled or not allowed, so you are not signed in.")
     expect(alert).to_be_focused()
     assert "error=" not in page.url and "state=" not in page.url
@@ -270,9 +271,7 @@ def test_a_refused_sign_in_says_so_in_plain_words(page: Page, signin_server: str
 
 def test_a_failed_sign_in_says_so_in_plain_words(page: Page, signin_server: str, oidc: FakeOidc) -> None:
     oidc.fail_token = True
-    page.goto(signin_server)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    alert = page.locator("#signin").get_by_role("alert")
+    alert = failed_sign_in(page, signin_server)
     expect(alert).to_contain_text("The sign-in service could not sign you in.", timeout=READY_TIMEOUT)
     expect(alert.locator("details")).to_contain_text("invalid_grant")
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()

@@ -18,6 +18,7 @@ import requests
 from werkzeug.serving import make_server
 
 from backend.audio import inspect
+from backend.routes.openai_speech import MEDIA_TYPES
 from tests.helpers import free_port, local_app, reference_voice, upload
 
 FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]
@@ -89,16 +90,6 @@ def test_the_openai_sdk_gets_playable_audio_in_every_format(home, tmp_path, fmt)
     answer = home.sdk().audio.speech.create(model="tts-1", voice=home.voice, input=TEXT, response_format=fmt)
     data = answer.read()
     assert 1.0 < seconds_of(data, fmt, tmp_path) < 8.0
-
-
-MEDIA_TYPES = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from backend.errors import (
     ProviderAuthError,
     ProviderBusy,
     ProviderCreditError,
     ProviderError,
-    ProviderTimeout,
     ProviderUnavailable,
     ProviderVoiceNotFound,
 )
+from backend.providers.http import HttpUpstream
 
 log = logging.getLogger(__name__)
 
-_MAX_RETRY_AFTER = 30.0
 _sleep = time.sleep  # tests replace it to record backoff without waiting
 
 
-class FishAudioClient:
+class FishAudioClient(HttpUpstream):
     """A small client for the parts of Fish.Audio's API that Echo uses.
 
     Every call has connect and read timeouts. 429 (honouring Retry-After) and 5xx answers, and
@@ -37,6 +32,15 @@ class FishAudioClient:
     timeout is retried only for calls without side effects. Errors come out as typed ProviderErrors
     whose messages never contain the API key.
     """
+
+    log = log
+    log_name = "fish.audio"
+    queue_full_message = "Echo is at its Fish.Audio concurrency limit and the queue did not move; try again."
+    connect_timeout_message = "Fish.Audio did not accept the connection in time."
+    read_timeout_message = None
+    unreachable_message = "Fish.Audio cannot be reached."
+    stalled_message = "Fish.Audio stopped sending audio part-way through."
+    dropped_message = "Fish.Audio dropped the connection in the middle of the audio."
 
     def __init__(
         self,
@@ -54,80 +58,29 @@ class FishAudioClient:
     ):
         if not api_key:
             raise ValueError("Fish.Audio needs an API key")
-        self._api_key = api_key
-        self.base_url = base_url.rstrip("/")
+        # Fish.Audio answers 429 beyond the account's concurrency; calls over the cap wait for a slot instead.
+        super().__init__(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            max_concurrency=max_concurrency,
+            queue_timeout=queue_timeout,
+            pool_connections=4,
+            pool_size=pool_size,
+        )
         self.tts_model = tts_model
-        self.timeout = (connect_timeout, timeout)
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        # Fish.Audio answers 429 beyond the account's concurrency; calls over the cap wait here instead.
-        self._slots = threading.BoundedSemaphore(max_concurrency)
-        self.queue_timeout = queue_timeout
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        self._session.headers.update({"Authorization": f"Bearer {api_key}", "User-Agent": "echo-backend/1.0"})
 
     # -- transport --------------------------------------------------------------------------------
 
-    @contextmanager
-    def _slot(self) -> Iterator[None]:
-        if not self._slots.acquire(timeout=self.queue_timeout):
-            raise ProviderBusy("Echo is at its Fish.Audio concurrency limit and the queue did not move; try again.")
-        try:
-            yield
-        finally:
-            self._slots.release()
+    def _pause(self, seconds: float) -> None:
+        _sleep(seconds)
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
-    def _delay(self, attempt: int, response: requests.Response | None) -> float:
-        if response is not None:
-            retry_after = response.headers.get("Retry-After")
-            if retry_after:
-                try:
-                    return min(max(float(retry_after), 0.0), _MAX_RETRY_AFTER)
-                except ValueError:
-                    pass
-        return min(self.backoff_base * (2**attempt), 8.0) * (0.75 + random.random() / 2)
-
-    def _request(
-        self, method: str, path: str, *, idempotent: bool, stream: bool = False, **kwargs
-    ) -> requests.Response:
-        url = f"{self.base_url}{path}"
-        attempt = 0
-        while True:
-            response = None
-            try:
-                response = self._session.request(method, url, timeout=self.timeout, stream=stream, **kwargs)
-            except requests.exceptions.ConnectTimeout as exc:
-                error: ProviderError = ProviderTimeout("Fish.Audio did not accept the connection in time.")
-                cause: Exception = exc
-                retry = True
-            except requests.exceptions.ReadTimeout as exc:
-                error, cause, retry = ProviderTimeout(), exc, idempotent
-            except requests.exceptions.ConnectionError as exc:
-                error, cause = ProviderUnavailable("Fish.Audio cannot be reached."), exc
-                retry = idempotent
-            else:
-                if response.status_code < 400:
-                    return response
-                error, cause = self._status_error(response), None
-                retry = response.status_code == 429 or response.status_code >= 500
-                response.close()
-            if not retry or attempt >= self.max_retries:
-                log.warning("fish.audio %s %s failed: %s", method, path, error.code)
-                raise error from cause
-            delay = self._delay(attempt, response)
-            log.info("fish.audio %s %s: %s, retry %d in %.1fs", method, path, error.code, attempt + 1, delay)
-            _sleep(delay)
-            attempt += 1
-            for value in kwargs.get("files") or []:
-                fh = value[1][1]
-                if hasattr(fh, "seek"):
-                    fh.seek(0)
+    def _call(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
+        """A request; one with side effects is not sent again after a read timeout or a lost connection."""
+        return self._request(method, path, retry_read_timeout=idempotent, retry_unreachable=idempotent, **kwargs)
 
     def _status_error(self, response: requests.Response) -> ProviderError:
         status = response.status_code
@@ -181,19 +134,19 @@ class FishAudioClient:
             data.append(("enhance_audio_quality", "true" if enhance_audio_quality else "false"))
         files = [("voices", voice) for voice in voices]
         with self._slot():
-            return _json(self._request("POST", "/model", idempotent=False, data=data, files=files))
+            return _json(self._call("POST", "/model", idempotent=False, data=data, files=files))
 
     def get_model(self, model_id: str) -> dict[str, Any]:
         with self._slot():
-            return _json(self._request("GET", f"/model/{model_id}", idempotent=True))
+            return _json(self._call("GET", f"/model/{model_id}", idempotent=True))
 
     def delete_model(self, model_id: str) -> None:
         with self._slot():
-            self._request("DELETE", f"/model/{model_id}", idempotent=True).close()
+            self._call("DELETE", f"/model/{model_id}", idempotent=True).close()
 
     def api_credit(self) -> dict[str, Any]:
         with self._slot():
-            return _json(self._request("GET", "/wallet/self/api-credit", idempotent=True))
+            return _json(self._call("GET", "/wallet/self/api-credit", idempotent=True))
 
     def tts(
         self, *, text: str, reference_id: str | None, fmt: str, chunk_size: int = 16384, **options: Any
@@ -208,17 +161,10 @@ class FishAudioClient:
             body["reference_id"] = reference_id
         body.update(options)
         with self._slot():  # held until the whole audio has arrived
-            response = self._request(
+            response = self._call(
                 "POST", "/v1/tts", idempotent=True, stream=True, json=body, headers={"model": self.tts_model}
             )
-            try:
-                yield from response.iter_content(chunk_size=chunk_size)
-            except requests.exceptions.RequestException as exc:
-                if "timed out" in str(exc).lower():
-                    raise ProviderTimeout("Fish.Audio stopped sending audio part-way through.") from exc
-                raise ProviderError("Fish.Audio dropped the connection in the middle of the audio.") from exc
-            finally:
-                response.close()
+            yield from self._stream(response, chunk_size)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -24,29 +24,24 @@ from __future__ import annotations
 
 import base64
 import logging
-import random
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from backend.errors import (
     ProviderAuthError,
     ProviderBusy,
     ProviderError,
-    ProviderTimeout,
     ProviderUnavailable,
 )
+from backend.providers.http import HttpUpstream
 
 log = logging.getLogger(__name__)
 
-_MAX_RETRY_AFTER = 30.0
 _sleep = time.sleep  # tests replace it to record backoff without waiting
 
 # The rate of the raw PCM fish-speech streams when no WAV header says otherwise: its codecs' (modded_dac_vq.yaml,
@@ -73,7 +68,7 @@ def display_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-class FishSpeechClient:
+class FishSpeechClient(HttpUpstream):
     """A small client for the parts of a fish-speech API server that Echo uses (``/v1/health``, ``/v1/tts``).
 
     Every call has connect and read timeouts. 429 (honouring Retry-After) and 5xx answers, and failures to
@@ -82,6 +77,17 @@ class FishSpeechClient:
     not cancel it, so asking again would only queue a second copy behind it on the same GPU. Errors come out as
     the same typed ProviderErrors as Fish.Audio's, and their messages never contain the API key.
     """
+
+    log = log
+    log_name = "fish-speech"
+    queue_full_message = "Echo is at its limit of fish-speech requests and the queue did not move; try again."
+    connect_timeout_message = "The fish-speech server did not accept the connection in time."
+    read_timeout_message = "The fish-speech server did not answer in time."
+    unreachable_message = "The fish-speech server cannot be reached."
+    stalled_message = "The fish-speech server stopped sending audio part-way through."
+    dropped_message = "The fish-speech server dropped the connection in the middle of the audio."
+    # A connection refused, reset or closed before answering produced nothing, so every call asks again
+    # (_request's retry_unreachable); only a read timeout is each call's choice.
 
     def __init__(
         self,
@@ -100,93 +106,32 @@ class FishSpeechClient:
     ):
         if not base_url:
             raise ValueError("fish-speech needs the address of its API server")
-        self.base_url = base_url.rstrip("/")
+        # One GPU renders one request at a time; more than a few waiting there only lengthen everyone's wait
+        # for the first byte, so calls over the cap wait for a slot instead (and answer 503 when it does not move).
+        super().__init__(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            max_concurrency=max_concurrency,
+            queue_timeout=queue_timeout,
+            pool_connections=2,
+            pool_size=pool_size,
+        )
         self.server = display_url(self.base_url)  # for logs; messages to clients never name the address
-        self._api_key = api_key or ""
-        self.timeout = (connect_timeout, timeout)
         # /health waits 5 s for a check: connecting and answering must fit in that.
         self.status_timeout = (min(connect_timeout, 2.0), status_timeout)
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
         self.stream_sample_rate = stream_sample_rate
-        # One GPU renders one request at a time; more than a few waiting there only lengthen everyone's wait
-        # for the first byte, so calls over the cap wait here instead (and answer 503 when it does not move).
-        self._slots = threading.BoundedSemaphore(max_concurrency)
-        self.queue_timeout = queue_timeout
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        self._session.headers.update({"User-Agent": "echo-backend/1.0"})
-        if api_key:
-            self._session.headers["Authorization"] = f"Bearer {api_key}"
 
     # -- transport --------------------------------------------------------------------------------
 
-    @contextmanager
-    def _slot(self) -> Iterator[None]:
-        if not self._slots.acquire(timeout=self.queue_timeout):
-            raise ProviderBusy("Echo is at its limit of fish-speech requests and the queue did not move; try again.")
-        try:
-            yield
-        finally:
-            self._slots.release()
+    def _pause(self, seconds: float) -> None:
+        _sleep(seconds)
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
-    def _delay(self, attempt: int, response: requests.Response | None) -> float:
-        if response is not None:
-            retry_after = response.headers.get("Retry-After")
-            if retry_after:
-                try:
-                    return min(max(float(retry_after), 0.0), _MAX_RETRY_AFTER)
-                except ValueError:
-                    pass
-        return min(self.backoff_base * (2**attempt), 8.0) * (0.75 + random.random() / 2)
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        retry_read_timeout: bool,
-        stream: bool = False,
-        timeout: tuple[float, float] | None = None,
-        max_retries: int | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        url = f"{self.base_url}{path}"
-        retries = self.max_retries if max_retries is None else max_retries
-        attempt = 0
-        while True:
-            response = None
-            try:
-                response = self._session.request(method, url, timeout=timeout or self.timeout, stream=stream, **kwargs)
-            except requests.exceptions.ConnectTimeout as exc:
-                error: ProviderError = ProviderTimeout("The fish-speech server did not accept the connection in time.")
-                cause: Exception = exc
-                retry = True
-            except requests.exceptions.ReadTimeout as exc:
-                error = ProviderTimeout("The fish-speech server did not answer in time.")
-                cause, retry = exc, retry_read_timeout
-            except requests.exceptions.ConnectionError as exc:
-                # Refused, reset, or closed before answering: nothing was produced, so asking again is safe.
-                error, cause = ProviderUnavailable("The fish-speech server cannot be reached."), exc
-                retry = True
-            else:
-                if response.status_code < 400:
-                    return response
-                error, cause = self._status_error(response), None
-                retry = response.status_code == 429 or response.status_code >= 500
-                response.close()
-            if not retry or attempt >= retries:
-                log.warning("fish-speech %s %s%s failed: %s", method, self.server, path, error.code)
-                raise error from cause
-            delay = self._delay(attempt, response)
-            log.info("fish-speech %s %s: %s, retry %d in %.1fs", method, path, error.code, attempt + 1, delay)
-            _sleep(delay)
-            attempt += 1
+    def _where(self, path: str) -> str:
+        return f"{self.server}{path}"
 
     def _status_error(self, response: requests.Response) -> ProviderError:
         status = response.status_code
@@ -265,24 +210,18 @@ class FishSpeechClient:
         body.update(options)
         with self._slot():  # held until the whole audio has arrived
             response = self._request("POST", "/v1/tts", retry_read_timeout=False, stream=True, json=body)
-            try:
-                content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                if content_type.startswith(_NOT_AUDIO):
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if content_type.startswith(_NOT_AUDIO):
+                try:
                     detail = self._scrub(_error_detail(response))
-                    raise ProviderError(
-                        f"The fish-speech server answered with something that is not audio ({content_type})"
-                        + (f": {detail}" if detail else "."),
-                        upstream_status=response.status_code,
-                    )
-                yield from response.iter_content(chunk_size=chunk_size)
-            except requests.exceptions.RequestException as exc:
-                if "timed out" in str(exc).lower():
-                    raise ProviderTimeout("The fish-speech server stopped sending audio part-way through.") from exc
+                finally:
+                    response.close()
                 raise ProviderError(
-                    "The fish-speech server dropped the connection in the middle of the audio."
-                ) from exc
-            finally:
-                response.close()
+                    f"The fish-speech server answered with something that is not audio ({content_type})"
+                    + (f": {detail}" if detail else "."),
+                    upstream_status=response.status_code,
+                )
+            yield from self._stream(response, chunk_size)
 
 
 def _error_detail(response: requests.Response) -> str:

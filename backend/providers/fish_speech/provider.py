@@ -26,6 +26,7 @@ from backend.formats import FORMATS, PCM_SAMPLE_RATE
 from backend.providers import VOICE_ID_SHAPES, CreatedVoice, SynthesisStream
 from backend.providers.fish_speech.client import FishSpeechClient, ReferenceAudio
 from backend.storage import ProfileStore
+from backend.storage.profiles import new_profile
 
 log = logging.getLogger(__name__)
 
@@ -121,21 +122,20 @@ class FishSpeechProvider:
         wav = audio_codec.encode(samples, rate, "wav")
         model_id = MODEL_PREFIX + secrets.token_hex(12)
         seconds = round(samples.size / rate, 2)
-        profile = {
-            "version": PROFILE_VERSION,
-            "engine": ENGINE,
-            "model_id": model_id,
-            "title": title,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "transcript": sent_words or None,
-            "reference": {
+        profile = new_profile(
+            version=PROFILE_VERSION,
+            engine=ENGINE,
+            model_id=model_id,
+            title=title,
+            transcript=sent_words or None,
+            reference={
                 "format": "wav",
                 "sample_rate": rate,
                 "seconds": seconds,
                 "cut": cut,
                 "audio": base64.b64encode(wav).decode("ascii"),
             },
-        }
+        )
         self.profiles.save(model_id, json.dumps(profile))
         if sent_words:
             said = "sent with the recording"
@@ -314,9 +314,7 @@ def _transcoded(chunks: Iterator[bytes], fmt: str, default_rate: int) -> Iterato
         if tail:
             yield tail
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        audio_codec.close_source(chunks)
         if encoder is not None:
             with suppress(av.FFmpegError, ValueError):  # abandoned: nothing to hand the last bytes to
                 encoder.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from backend.errors import ProviderRejected, ProviderVoiceNotFound
 from backend.providers import VOICE_ID_SHAPES, CreatedVoice, SynthesisStream
 from backend.providers.local.engine import ENGINE, LocalEngine, _piper_paths
 from backend.storage import ProfileStore
-from backend.storage.profiles import FileProfiles
+from backend.storage.profiles import FileProfiles, new_profile
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +81,9 @@ class LocalProvider:
         model_id = MODEL_PREFIX + secrets.token_hex(12)
         ref_pitch = analysis["reference"]["pitch"]
         transform = analysis["transform"]
-        profile = {
-            "version": PROFILE_VERSION,
-            "engine": ENGINE,
-            "model_id": model_id,
-            "title": title,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "transcript": transcript,
-            **analysis,
-        }
+        profile = new_profile(
+            version=PROFILE_VERSION, engine=ENGINE, model_id=model_id, title=title, transcript=transcript, **analysis
+        )
         self.profiles.save(model_id, json.dumps(profile))
         eq = np.asarray(transform["eq_db"])
         details = {

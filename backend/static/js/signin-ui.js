@@ -4,36 +4,21 @@
 // While someone must sign in, <body data-signin="needed"> hides the rest of the page (style.css); when a
 // sign-in has ended mid-visit, data-signin="ended" shows the panel above the page, which stays as it was.
 
+import { byId, h } from "./dom.js";
+
 const NAME_RULE_HINT =
   "Echo keeps names in plain letters and digits (a–z, 0–9), so please type your name that way, " +
   "for example “Maria” rather than “Мария” or “M@ria”.";
 
-/** el("p", {className: "x"}, "text", child): text always goes in as text, never as HTML. */
-function el(tag, props = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "className") element.className = value;
-    else if (key.startsWith("on") && typeof value === "function") element.addEventListener(key.slice(2), value);
-    else if (value === true) element.setAttribute(key, "");
-    else element.setAttribute(key, String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === undefined || child === null || child === false) continue;
-    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return element;
-}
-
 function account() {
-  return document.getElementById("account");
+  return byId("account");
 }
 
 /** The panel element: #signin from index.html, or one made just after the header if the page has none. */
 function panel() {
-  let element = document.getElementById("signin");
+  let element = byId("signin");
   if (!element) {
-    element = el("section", { id: "signin", className: "signin", hidden: true });
+    element = h("section", { id: "signin", className: "signin", hidden: true });
     const header = document.querySelector("header");
     if (header) header.after(element);
     else document.body.prepend(element);
@@ -45,7 +30,7 @@ function setNeeded(value) {
   if (value) document.body.dataset.signin = value;
   else delete document.body.dataset.signin;
   // The footer's line about who is using the page (app.js fills it once someone is).
-  const line = document.getElementById("identity-line");
+  const line = byId("identity-line");
   if (line && value === "needed") line.textContent = "Not signed in.";
   if (line && value === "ended") line.textContent = "Your sign-in has ended.";
 }
@@ -59,7 +44,7 @@ function hidePanel() {
 
 function openPanel(mode, ...children) {
   const element = panel();
-  element.replaceChildren(el("div", { className: "wrap" }, el("div", { className: "signin-card card" }, ...children)));
+  element.replaceChildren(h("div", { className: "wrap" }, h("div", { className: "signin-card card" }, ...children)));
   element.hidden = false;
   element.setAttribute("aria-labelledby", "signin-title");
   setNeeded(mode);
@@ -69,16 +54,16 @@ function openPanel(mode, ...children) {
 /** A plain-words problem, with the technical part one click away. */
 function problemBox(problem) {
   if (!problem) return null;
-  return el(
+  return h(
     "div",
     { className: "signin-problem form-message error", role: "alert", tabindex: "-1" },
-    el("p", {}, problem.text),
+    h("p", {}, problem.text),
     problem.detail
-      ? el(
+      ? h(
           "details",
           {},
-          el("summary", {}, "Technical details"),
-          el("p", { className: "signin-detail" }, problem.detail),
+          h("summary", {}, "Technical details"),
+          h("p", { className: "signin-detail" }, problem.detail),
         )
       : null,
   );
@@ -106,18 +91,18 @@ export function showAccount({ kind, name, changeName, signOut }) {
   if (!box) return;
   const items = [];
   if (kind === "local" && !name) {
-    items.push(el("p", { className: "account-who" }, "Using the voices saved in this browser"));
+    items.push(h("p", { className: "account-who" }, "Using the voices saved in this browser"));
     items.push(
-      el("button", { type: "button", className: "account-action", onclick: changeName }, "Sign in with a name"),
+      h("button", { type: "button", className: "account-action", onclick: changeName }, "Sign in with a name"),
     );
   } else {
-    const who = el("strong", { className: "account-name" }, name);
-    items.push(el("p", { className: "account-who" }, "Signed in as ", who));
+    const who = h("strong", { className: "account-name" }, name);
+    items.push(h("p", { className: "account-who" }, "Signed in as ", who));
     if (kind === "local") {
       const label = `Not ${name}? Use another name`;
-      items.push(el("button", { type: "button", className: "account-action", onclick: changeName }, label));
+      items.push(h("button", { type: "button", className: "account-action", onclick: changeName }, label));
     }
-    const signOutButton = el("button", { type: "button", className: "account-action account-signout" }, "Sign out");
+    const signOutButton = h("button", { type: "button", className: "account-action account-signout" }, "Sign out");
     signOutButton.addEventListener("click", async () => {
       busy(signOutButton, "Signing out…");
       try {
@@ -129,7 +114,7 @@ export function showAccount({ kind, name, changeName, signOut }) {
     });
     items.push(signOutButton);
   }
-  items.push(el("p", { className: "account-note", role: "status", hidden: true }));
+  items.push(h("p", { className: "account-note", role: "status", hidden: true }));
   box.replaceChildren(...items);
   box.dataset.state = "signed-in";
 }
@@ -149,7 +134,7 @@ function showAccountNote(text) {
  * identity) and may cancel. earlier/useEarlier: this browser has an earlier identity to go back to.
  */
 export function showNamePanel({ signInWithName, isValidName, required, current = null, earlier = false, useEarlier }) {
-  const input = el("input", {
+  const input = h("input", {
     id: "signin-name",
     name: "name",
     type: "text",
@@ -158,18 +143,18 @@ export function showNamePanel({ signInWithName, isValidName, required, current =
     required: true,
     "aria-describedby": "signin-name-hint",
   });
-  const error = el("p", {
+  const error = h("p", {
     id: "signin-error",
     className: "form-message error signin-error",
     role: "alert",
     hidden: true,
   });
-  const submit = el("button", { type: "submit", className: "button primary" }, "Continue");
-  const form = el(
+  const submit = h("button", { type: "submit", className: "button primary" }, "Continue");
+  const form = h(
     "form",
     { className: "signin-form", novalidate: true },
-    el("label", { for: "signin-name" }, "Your name"),
-    el("div", { className: "signin-row" }, input, submit),
+    h("label", { for: "signin-name" }, "Your name"),
+    h("div", { className: "signin-row" }, input, submit),
     error,
   );
   const showError = (text) => {
@@ -196,14 +181,14 @@ export function showNamePanel({ signInWithName, isValidName, required, current =
   });
 
   const parts = [
-    el("h2", { id: "signin-title" }, required ? "Welcome to Echo" : "Use another name"),
-    el(
+    h("h2", { id: "signin-title" }, required ? "Welcome to Echo" : "Use another name"),
+    h(
       "p",
       { id: "signin-name-hint" },
       "Echo keeps your voices and echos under your name. Use the same name in the Echo app to see them there too.",
     ),
     form,
-    el(
+    h(
       "p",
       { className: "hint" },
       "There is no password on this Echo server: anyone who uses it with the same name sees the same voices and echos.",
@@ -211,7 +196,7 @@ export function showNamePanel({ signInWithName, isValidName, required, current =
   ];
   if (current === null && !required) {
     parts.push(
-      el(
+      h(
         "p",
         { className: "hint" },
         "The voices and echos you made before stay saved in this browser. You can come back to them from here.",
@@ -220,10 +205,10 @@ export function showNamePanel({ signInWithName, isValidName, required, current =
   }
   if (earlier && useEarlier) {
     parts.push(
-      el(
+      h(
         "p",
         {},
-        el(
+        h(
           "button",
           { type: "button", className: "button secondary", onclick: useEarlier },
           "Go back to the voices saved in this browser",
@@ -232,8 +217,8 @@ export function showNamePanel({ signInWithName, isValidName, required, current =
     );
   }
   if (!required) {
-    const cancel = el("button", { type: "button", className: "button secondary", onclick: hidePanel }, "Cancel");
-    parts.push(el("p", {}, cancel));
+    const cancel = h("button", { type: "button", className: "button secondary", onclick: hidePanel }, "Cancel");
+    parts.push(h("p", {}, cancel));
   }
   openPanel(required ? "needed" : "switching", ...parts);
   if (!required) {
@@ -243,7 +228,7 @@ export function showNamePanel({ signInWithName, isValidName, required, current =
   if (required) {
     const box = account();
     if (box) {
-      box.replaceChildren(el("p", { className: "account-who" }, "Not signed in"));
+      box.replaceChildren(h("p", { className: "account-who" }, "Not signed in"));
       box.dataset.state = "signed-out";
     }
   }
@@ -252,7 +237,7 @@ export function showNamePanel({ signInWithName, isValidName, required, current =
 // -- sign-in mode: the provider -----------------------------------------------------------------------
 
 function signInButton(signIn, label = "Sign in") {
-  const button = el("button", { type: "button", className: "button primary signin-button" }, label);
+  const button = h("button", { type: "button", className: "button primary signin-button" }, label);
   button.addEventListener("click", () => {
     busy(button, "Opening the sign-in page…");
     signIn();
@@ -267,14 +252,14 @@ export function showSignInPanel({ signIn, problem = null }) {
   const button = signInButton(signIn);
   openPanel(
     "needed",
-    el("h2", { id: "signin-title" }, "Sign in to Echo"),
+    h("h2", { id: "signin-title" }, "Sign in to Echo"),
     problemBox(problem),
-    el("p", {}, "Sign in to see your voices and echos and to talk with them."),
-    el("p", {}, button),
+    h("p", {}, "Sign in to see your voices and echos and to talk with them."),
+    h("p", {}, button),
   );
   const box = account();
   if (box) {
-    box.replaceChildren(el("p", { className: "account-who" }, "Not signed in"));
+    box.replaceChildren(h("p", { className: "account-who" }, "Not signed in"));
     box.dataset.state = "signed-out";
   }
   if (problem) panel().querySelector(".signin-problem").focus();
@@ -285,13 +270,13 @@ export function showSignInPanel({ signIn, problem = null }) {
 export function showSignInEnded({ signIn }) {
   openPanel(
     "ended",
-    el("h2", { id: "signin-title" }, "Your sign-in has ended"),
-    el("p", { role: "alert" }, "Sign in again to carry on. Anything you have not saved yet on this page will be lost."),
-    el("p", {}, signInButton(signIn, "Sign in again")),
+    h("h2", { id: "signin-title" }, "Your sign-in has ended"),
+    h("p", { role: "alert" }, "Sign in again to carry on. Anything you have not saved yet on this page will be lost."),
+    h("p", {}, signInButton(signIn, "Sign in again")),
   );
   const box = account();
   if (box) {
-    box.replaceChildren(el("p", { className: "account-who" }, "Signed out"));
+    box.replaceChildren(h("p", { className: "account-who" }, "Signed out"));
     box.dataset.state = "signed-out";
   }
 }
@@ -300,7 +285,7 @@ export function showSignInEnded({ signIn }) {
 export function showSignInProblem(text) {
   openPanel(
     "needed",
-    el("h2", { id: "signin-title" }, "Sign in to Echo"),
+    h("h2", { id: "signin-title" }, "Sign in to Echo"),
     problemBox({ text: "Signing in is not possible right now. Reload the page to try again.", detail: text }),
   );
 }
