@@ -22,6 +22,7 @@ from tests.helpers import (
     FISH_MODEL_ID,
     FISH_URL,
     ISSUER,
+    MP3_BYTES,
     JWKSServer,
     KeyPair,
     bearer,
@@ -70,7 +71,9 @@ def signing_key():
 
 
 @pytest.fixture(params=["local", "sign-in"])
-def caller(request, make_app, signing_key):
+def caller(request, make_app, signing_key, fish):
+    # A body that is valid text reaches the voice provider: it answers (a 503 here would be the fake's, not Echo's).
+    fish.post(f"{FISH_URL}/v1/tts", body=MP3_BYTES, content_type="audio/mpeg")
     if request.param == "local":
         client = make_app().test_client()
         user = client.post("/api/users/local|tester").json["user"]
