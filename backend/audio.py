@@ -280,6 +280,9 @@ class StreamEncoder:
         return self._sink.drain()
 
 
+_STRETCH_FRAME = 1024  # samples pushed into atempo at a time
+
+
 class Stretch:
     """Changes the pace of speech without changing its pitch (FFmpeg's atempo), chunk by chunk.
 
@@ -320,8 +323,13 @@ class Stretch:
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         if not samples.size:
             return samples
-        self._push(samples)
-        out = self._pull()
+        # In small frames: atempo answers each frame pushed with what it can make of it, and a long frame would
+        # wait inside the filter until the next one came (a whole sentence later).
+        pieces = []
+        for start in range(0, samples.size, _STRETCH_FRAME):
+            self._push(samples[start : start + _STRETCH_FRAME])
+            pieces.append(self._pull())
+        out = np.concatenate(pieces)
         self._made += out.size
         return out
 

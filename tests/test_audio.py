@@ -154,3 +154,12 @@ def test_stretch_keeps_all_of_a_short_input(size, speed):
     stretch = audio.Stretch(speed, 24000)
     made = stretch.feed(tone).size + stretch.flush().size
     assert made == pytest.approx(size / speed, rel=0.02, abs=2)
+
+
+@pytest.mark.parametrize("speed", [0.25, 0.5, 1.5, 4.0])
+def test_stretch_hands_on_a_long_piece_at_once_not_a_piece_later(speed):
+    """A sentence arrives as one long piece; its stretched audio must come out then (all but atempo's window),
+    not when the next sentence pushes it through (the first audio byte at speed 1.5 was 0.9 s, not 0.25 s)."""
+    tone = (0.4 * np.sin(2 * np.pi * 220 * np.arange(24000) / 24000)).astype(np.float32)
+    stretch = audio.Stretch(speed, 24000)
+    assert stretch.feed(tone).size >= 0.85 * 24000 / speed
