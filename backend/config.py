@@ -93,6 +93,9 @@ class Settings:
     llm_queue: int = 8
     llm_queue_timeout: float = 30.0
     reply_rate_limit: str = "60 per hour;10 per minute"
+    reply_sentences: int = 3
+    reply_words: int = 60
+    embeddings: str = "auto"
 
     @property
     def resolved_llm_provider(self) -> str:
@@ -214,6 +217,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         raise ConfigError("LLM_PROVIDER=openai needs LLM_BASE_URL (for example http://localhost:11434/v1 for Ollama)")
     if llm_base_url and not llm_base_url.startswith(("http://", "https://")):
         raise ConfigError(f"LLM_BASE_URL must start with http:// or https://, got {llm_base_url!r}")
+    embeddings = str(_pick(values, "EMBEDDINGS", default="auto")).strip().lower()
+    if embeddings not in ("auto", "local", "none"):
+        raise ConfigError(f"EMBEDDINGS must be auto, local or none, got {embeddings!r}")
     llm_model = str(_pick(values, "LLM_MODEL", default="")).strip()
     if llm_base_url and llm_provider in ("auto", "openai") and not llm_model:
         raise ConfigError("LLM_BASE_URL needs LLM_MODEL: the name of the model the endpoint serves")
@@ -280,4 +286,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         llm_queue=_number(values, "LLM_QUEUE", int, 8, 0),
         llm_queue_timeout=_number(values, "LLM_QUEUE_TIMEOUT", float, 30.0, 0.0),
         reply_rate_limit=str(_pick(values, "REPLY_RATE_LIMIT", default="60 per hour;10 per minute")),
+        reply_sentences=_number(values, "REPLY_SENTENCES", int, 3, 1),
+        reply_words=_number(values, "REPLY_WORDS", int, 60, 10),
+        embeddings=embeddings,
     )

@@ -58,8 +58,18 @@ INDEXES = [
     ("audio_progress_pieces", [("name", ASCENDING), ("seq", ASCENDING)], True),
 ]
 
-ECHO_FIELDS = ("name", "persona_prompt", "voice_model_id")
+ECHO_FIELDS = ("name", "persona_prompt", "talking_with", "relation", "voice_model_id")
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
+NO_VECTOR = {"vector": 0, "vector_model": 0}  # a memory as callers see it
+
+
+def _vector_fields(vector: tuple[str, bytes] | None) -> dict[str, Any]:
+    if vector is None:
+        return {}
+    model, data = vector
+    return {"vector_model": model, "vector": data}
 
 
 def utcnow() -> datetime:
@@ -328,13 +338,24 @@ class DatabaseManager:
 
     # -- echos ------------------------------------------------------------------------------------
 
-    def create_echo(self, *, user_id: ObjectId, name: str, persona_prompt: str, voice_model_id: str | None) -> dict:
+    def create_echo(
+        self,
+        *,
+        user_id: ObjectId,
+        name: str,
+        persona_prompt: str,
+        voice_model_id: str | None,
+        talking_with: str = "",
+        relation: str = "",
+    ) -> dict:
         now = utcnow()
         echo = {
             "_id": ObjectId(),
             "user_id": user_id,
             "name": name,
             "persona_prompt": persona_prompt,
+            "talking_with": talking_with,
+            "relation": relation,
             "voice_model_id": voice_model_id,
             "created_at": now,
             "updated_at": now,
@@ -397,7 +418,16 @@ class DatabaseManager:
 
     # -- messages ---------------------------------------------------------------------------------
 
-    def add_message(self, echo_id: ObjectId, role: str, content: str, *, user_id: ObjectId | None = None) -> dict:
+    def add_message(
+        self,
+        echo_id: ObjectId,
+        role: str,
+        content: str,
+        *,
+        user_id: ObjectId | None = None,
+        model: dict[str, str] | None = None,
+    ) -> dict:
+        """Store a message; ``model``: who wrote an echo's reply ({"provider", "name"})."""
         message = {
             "_id": ObjectId(),
             "echo_id": echo_id,
@@ -406,6 +436,8 @@ class DatabaseManager:
             "content": content,
             "created_at": utcnow(),
         }
+        if model is not None:
+            message["model"] = model
         with self._op() as db:
             db.messages.insert_one(message)
         return message
@@ -419,9 +451,16 @@ class DatabaseManager:
     # -- memories ---------------------------------------------------------------------------------
 
     def add_memory(
-        self, echo_id: ObjectId, user_id: ObjectId | None, text: str, *, at_most: int | None = None
+        self,
+        echo_id: ObjectId,
+        user_id: ObjectId | None,
+        text: str,
+        *,
+        at_most: int | None = None,
+        vector: tuple[str, bytes] | None = None,
     ) -> dict | None:
-        """Store a memory of an echo (``user_id``: who added it).
+        """Store a memory of an echo (``user_id``: who added it), with its meaning's ``vector`` (the model's
+        name and the vector's bytes) when there is one; the memory is returned without the vector.
 
         With ``at_most``, None (and nothing stored) when the echo already has that many: counted and added in
         one operation, so on the embedded store two requests at once cannot pass the limit together.
@@ -435,41 +474,58 @@ class DatabaseManager:
             "created_at": now,
             "updated_at": now,
         }
+        stored = {**memory, **_vector_fields(vector)}
         with self._op() as db:
             if at_most is not None and db.memories.count_documents({"echo_id": echo_id}) >= at_most:
                 return None
-            db.memories.insert_one(memory)
+            db.memories.insert_one(stored)
         return memory
 
     def get_memory(self, memory_id: ObjectId) -> dict | None:
         with self._op() as db:
-            return db.memories.find_one({"_id": memory_id})
+            return db.memories.find_one({"_id": memory_id}, projection=NO_VECTOR)
 
     def list_memories(self, echo_id: ObjectId, *, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
-        """A page of an echo's memories, newest first, and how many it has."""
+        """A page of an echo's memories, newest first, and how many it has (without their vectors)."""
         query = {"echo_id": echo_id}
         with self._op() as db:
             total = db.memories.count_documents(query)
-            docs = list(db.memories.find(query, sort=NEWEST_FIRST, **self._page(limit, offset)))
+            docs = list(db.memories.find(query, projection=NO_VECTOR, sort=NEWEST_FIRST, **self._page(limit, offset)))
         return docs, total
 
     def all_memories(self, echo_id: ObjectId, *, limit: int = 1000) -> list[dict]:
-        """An echo's memories, newest first, at most ``limit`` of them (callers pass their per-echo limit)."""
+        """An echo's memories, newest first, at most ``limit`` of them (callers pass their per-echo limit), with
+        their vectors (``vector``, ``vector_model``) where they have them."""
         with self._op() as db:
             return list(db.memories.find({"echo_id": echo_id}, sort=NEWEST_FIRST, limit=limit))
+
+    def set_memory_vector(self, memory_id: ObjectId, text: str, vector: tuple[str, bytes]) -> bool:
+        """Keep a memory's vector, if its text is still ``text`` (an edit meanwhile brought its own)."""
+        with self._op() as db:
+            result = db.memories.update_one({"_id": memory_id, "text": text}, {"$set": _vector_fields(vector)})
+            return result.matched_count == 1
+
+    def memories_without_vector(self, model: str, *, limit: int = 200) -> list[dict]:
+        """Memories (of any echo) with no vector from ``model``: those saved before it, or by another one."""
+        with self._op() as db:
+            return list(db.memories.find({"vector_model": {"$ne": model}}, projection=NO_VECTOR, limit=limit))
 
     def count_memories(self, echo_id: ObjectId) -> int:
         with self._op() as db:
             return db.memories.count_documents({"echo_id": echo_id})
 
-    def update_memory(self, memory_id: ObjectId, text: str) -> dict | None:
-        """Change a memory's text; the memory as it is now, or None when there was none."""
+    def update_memory(self, memory_id: ObjectId, text: str, *, vector: tuple[str, bytes] | None = None) -> dict | None:
+        """Change a memory's text (and its vector with it: the new one, or none); the memory as it is now
+        (without the vector), or None when there was none."""
         with self._op() as db:
-            memory = db.memories.find_one({"_id": memory_id})
+            memory = db.memories.find_one({"_id": memory_id}, projection=NO_VECTOR)
             if memory is None:
                 return None
             changes = {"text": text, "updated_at": utcnow()}
-            db.memories.update_one({"_id": memory_id}, {"$set": changes})
+            update: dict[str, Any] = {"$set": {**changes, **_vector_fields(vector)}}
+            if vector is None:
+                update["$unset"] = {"vector": "", "vector_model": ""}
+            db.memories.update_one({"_id": memory_id}, update)
             memory.update(changes)
             return memory
 

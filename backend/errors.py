@@ -211,6 +211,13 @@ class LanguageModelTimeout(LanguageModelError):
     default_message = "The language model did not answer in time."
 
 
+class EmbeddingsUnavailable(ServiceUnavailable):
+    """The text-embedding model cannot run (not installed, or failed to load)."""
+
+    code = "embeddings_unavailable"
+    default_message = "The text-embedding model is not available."
+
+
 class RepliesOff(Conflict):
     """Replies are switched off on this server (LLM_PROVIDER=none)."""
 

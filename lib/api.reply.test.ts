@@ -137,6 +137,18 @@ describe('replyToMessage', () => {
     expect(seen).toEqual(['message:m1', 'delta:Hello, love.|Hello, love.', 'audio:/api/audio/j.mp3']);
   });
 
+  it('keeps which model wrote the reply, from the done event and from the JSON answer', async () => {
+    const model = { provider: 'local', name: 'SmolLM2-135M-Instruct' };
+    const { api } = client();
+    const streamed = api.replyToMessage('e1', { content: 'Hi Gran' });
+    StreamXhr.last!.finish(ev('message', { message: USER_MSG }) + ev('done', { reply: { ...REPLY, model }, audio_url: null, audio: null }), 200);
+    expect((await streamed).reply.model).toEqual(model);
+    const answered = api.replyToMessage('e1', { content: 'Hi Gran' });
+    const honest = { provider: 'echo', name: 'honest answer' };
+    StreamXhr.last!.finish(JSON.stringify({ success: true, message: USER_MSG, reply: { ...REPLY, model: honest }, audio_url: null, audio: null }), 201);
+    expect((await answered).reply.model).toEqual(honest);
+  });
+
   it("rejects with the server's code and words on an error event", async () => {
     const { api } = client();
     const promise = api.replyToMessage('e1', { content: 'Hi' });

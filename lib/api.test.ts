@@ -123,6 +123,22 @@ describe('API client requests', () => {
     expect(JSON.parse(call(1)[1].body as string)).toEqual({ voice_model_id: null, user_id: 'u1' });
   });
 
+  it('sends who talks with an echo when making it, and clears it with "" when changing it', async () => {
+    const { api, call } = setup([jsonResponse(201, { success: true, echo: {} }), jsonResponse(200, { success: true, echo: {} })]);
+    await api.createEcho({ name: 'Rose', persona_prompt: 'Kind', voice_model_id: 'm1', talking_with: 'Anna', relation: 'granddaughter' });
+    await api.updateEcho('e1', { talking_with: '', relation: 'grandson' });
+    expect(JSON.parse(call(0)[1].body as string)).toEqual({
+      name: 'Rose',
+      persona_prompt: 'Kind',
+      voice_model_id: 'm1',
+      talking_with: 'Anna',
+      relation: 'granddaughter',
+      user_id: 'u1',
+    });
+    expect(call(1)[1].method).toBe('PATCH');
+    expect(JSON.parse(call(1)[1].body as string)).toEqual({ talking_with: '', relation: 'grandson', user_id: 'u1' });
+  });
+
   it('names the caller when reading a user, so its own record comes with its email', async () => {
     const { api, call } = setup([jsonResponse(200, { success: true, user: { _id: 'u1', auth0_user_id: 'local|alex', email: 'a@example.org' } })]);
     await api.getUser('local|alex');

@@ -14,6 +14,7 @@ import type {
   AudioFormat,
   CreatedApiKey,
   Echo,
+  EchoChanges,
   HealthResponse,
   Memory,
   Message,
@@ -602,12 +603,16 @@ export function createApiClient(options: ApiClientOptions) {
     /** Where other apps send speech requests: the OpenAI-compatible speech API at `<server>/v1`. */
     speechApiUrl: () => `${baseUrl}/v1`,
 
-    createEcho: (echo: { name: string; persona_prompt: string; voice_model_id: string }) =>
+    /** Makes an echo; `talking_with` (your name) and `relation` (what you are to it) are optional. */
+    createEcho: (echo: { name: string; persona_prompt: string; voice_model_id: string; talking_with?: string; relation?: string }) =>
       request<{ success: true; echo: Echo }>('POST', '/api/echo', { body: { ...echo } }),
     listEchos: () => request<{ success: true; echos: Echo[]; count: number }>('GET', '/api/echos'),
     getEcho: (echoId: string) => request<{ success: true; echo: Echo }>('GET', `/api/echo/${seg(echoId)}`),
-    /** Changes an echo; `{voice_model_id: "<one of your voices>"}` gives it another voice, `null` removes it. */
-    updateEcho: (echoId: string, changes: Partial<Pick<Echo, 'name' | 'persona_prompt' | 'voice_model_id'>>) =>
+    /**
+     * Changes an echo; `{voice_model_id: "<one of your voices>"}` gives it another voice, `null` removes it;
+     * `talking_with` / `relation` say who talks with it, and `""` clears one.
+     */
+    updateEcho: (echoId: string, changes: EchoChanges) =>
       request<{ success: true; echo: Echo }>('PATCH', `/api/echo/${seg(echoId)}`, { body: { ...changes } }),
     deleteEcho: (echoId: string) => request<{ success: true; message?: string }>('DELETE', `/api/echo/${seg(echoId)}`),
     getEchoVoiceModel: (echoId: string) =>

@@ -33,6 +33,13 @@ export interface Echo {
   user_id: string;
   name: string;
   persona_prompt: string;
+  /**
+   * Who talks with the echo: their name (e.g. "Anna") and what they are to it (e.g. "granddaughter"), so it
+   * never calls them by another name or relation. At most 80 characters each; "" when not said (absent only
+   * from servers older than the fields).
+   */
+  talking_with?: string;
+  relation?: string;
   /** The voice it speaks in; null when it has none (never given, or deleted). */
   voice_model_id: string | null;
   /** Sent by the server on every echo; absent only from servers older than the field. */
@@ -41,13 +48,29 @@ export interface Echo {
   updated_at: string;
 }
 
+/** What PATCH /api/echo/<id> may change: only what is sent changes ("" clears talking_with or relation). */
+export type EchoChanges = Partial<Pick<Echo, 'name' | 'persona_prompt' | 'voice_model_id' | 'talking_with' | 'relation'>>;
+
 export type MessageRole = 'user' | 'assistant';
+
+/**
+ * Who wrote an echo's reply: "local" the small offline model bundled with the server (e.g.
+ * "SmolLM2-135M-Instruct"), "openai" the OpenAI-compatible model the server's operator set up (e.g.
+ * "llama3.2"), "echo" Echo's own fixed, honest answer when someone sincerely asks whether the echo is the real
+ * person (name "honest answer").
+ */
+export interface ReplyModel {
+  provider: 'local' | 'openai' | 'echo' | (string & {});
+  name: string;
+}
 
 export interface Message {
   _id: string;
   echo_id: string;
   role: MessageRole;
   content: string;
+  /** On replies written by the echo; absent on older replies and on messages added by hand. */
+  model?: ReplyModel | null;
   created_at: string;
 }
 

@@ -35,6 +35,10 @@ class Script:
     # Hold the stream before token number ``hold_at`` until this is set (at most 30 s): a test acts mid-reply.
     hold: threading.Event | None = None
     hold_at: int = 1
+    # Send this in place of a token's text (a number, a list...: a malformed answer), at token ``malformed_at``.
+    malformed: object = None
+    malformed_at: int = 0
+    finish: str = "stop"  # the finish_reason of the last chunk ("length": the token budget ran out)
 
 
 def tokens_of(text: str) -> list[str]:
@@ -142,12 +146,13 @@ class FakeLLM(LoopbackServer):
                     return
                 if index and gap:
                     time.sleep(gap)
-                handler.wfile.write(self._chunk({"content": token}))
+                content = script.malformed if script.malformed is not None and index == script.malformed_at else token
+                handler.wfile.write(self._chunk({"content": content}))
                 handler.wfile.flush()
                 sent.append(time.perf_counter())
             if script.stop_without_finish:
                 return
-            handler.wfile.write(self._chunk({}, finish="stop"))
+            handler.wfile.write(self._chunk({}, finish=script.finish))
             handler.wfile.write(b"data: [DONE]\n\n")
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):

@@ -142,6 +142,8 @@ def public_echo(echo: dict) -> dict:
     """An echo as clients see it, with the state of its voice: ready, deleted (say so, never speak in
     another voice) or none (never given one)."""
     out = {k: v for k, v in echo.items() if k != "voice_deleted_at"}
+    out.setdefault("talking_with", "")  # echos made before who-is-talking was asked
+    out.setdefault("relation", "")
     if echo.get("voice_model_id"):
         out["voice_status"] = "ready"
     elif echo.get("voice_deleted_at"):

@@ -25,6 +25,17 @@ bp = Blueprint("echos", __name__)
 ROLES = ("user", "assistant")
 MAX_PROMPT = 4000
 MAX_MESSAGE = 10000
+MAX_TALKER = 80  # the name of the person who talks with the echo, and their relation to it
+
+
+def _talker(data: dict) -> dict[str, str]:
+    """Who talks with the echo (``talking_with``: their name; ``relation``: what they are to the echo, e.g.
+    "granddaughter"), as far as ``data`` says; an empty string clears one."""
+    return {
+        field: text_field(data, field, max_length=MAX_TALKER, allow_empty=True) or ""
+        for field in ("talking_with", "relation")
+        if field in data
+    }
 
 
 def _voice_for_echo(model_id: str, user_id, echo_id=None) -> str:
@@ -48,10 +59,13 @@ def create_echo():
     name = text_field(data, "name", required=True, max_length=100)
     prompt = text_field(data, "persona_prompt", max_length=MAX_PROMPT, allow_empty=True) or ""
     model_id = voice_field(data, "voice_model_id")
+    talker = _talker(data)
     require_user(user_id)
     if model_id:
         _voice_for_echo(model_id, user_id)
-    echo = services().db.create_echo(user_id=user_id, name=name, persona_prompt=prompt, voice_model_id=model_id)
+    echo = services().db.create_echo(
+        user_id=user_id, name=name, persona_prompt=prompt, voice_model_id=model_id, **talker
+    )
     return {"success": True, "echo": public_echo(echo)}, 201
 
 
@@ -78,11 +92,12 @@ def update_echo(echo_id: str):
         changes["name"] = text_field(data, "name", required=True, max_length=100)
     if "persona_prompt" in data:
         changes["persona_prompt"] = text_field(data, "persona_prompt", max_length=MAX_PROMPT, allow_empty=True) or ""
+    changes.update(_talker(data))
     if "voice_model_id" in data:  # the way to give an echo another voice (or none, with null)
         model_id = voice_field(data, "voice_model_id")
         changes["voice_model_id"] = _voice_for_echo(model_id, echo.get("user_id"), echo["_id"]) if model_id else None
     if not changes:
-        raise BadRequest("Nothing to change: send name, persona_prompt or voice_model_id.")
+        raise BadRequest("Nothing to change: send name, persona_prompt, talking_with, relation or voice_model_id.")
     return {"success": True, "echo": public_echo(services().db.update_echo(echo["_id"], changes))}
 
 

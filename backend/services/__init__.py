@@ -7,13 +7,18 @@ do is done here, over the data layer (``backend.database``), the storage package
 - ``deletion`` deleting a voice everywhere, and an account with everything of it
 - ``upkeep``   the hourly pass and the start-up sweep of what a killed process left
 - ``health``   the last known state of each dependency, refreshed in the background
-- ``memories`` an echo's memories, and those most relevant to a new message (BM25)
+- ``memories`` an echo's memories, and those most relevant to a new message (by meaning and by words)
+- ``honesty``  an echo never pretends to be the real person, or a human
+- ``grounding`` a memory said in the echo's own first person
+- ``prompt``   what the language model is sent
+- ``writing``  the reply's words: whole sentences, few enough, checked, and a small model guided
 - ``replies``  an echo's reply: the prompt, the model's words streamed, spoken sentence by sentence
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,10 +27,13 @@ from flask import current_app
 
 from backend.config import ConfigError, Settings
 from backend.database import DatabaseManager
+from backend.errors import EchoError
 from backend.links import AudioLinks, load_secret
 from backend.providers import VoiceProvider, build_providers
+from backend.providers.embeddings import TextEmbedder, build_embedder
 from backend.providers.llm import ChatModel, build_chat_model
 from backend.services.health import HealthMonitor, build_monitor
+from backend.services.honesty import Honesty
 from backend.services.memories import MemoryService
 from backend.services.speech import Speech
 from backend.services.upkeep import Upkeep
@@ -47,6 +55,7 @@ class Services:
     speech: Speech
     links: AudioLinks
     chat_model: ChatModel | None = None  # None: replies are off (LLM_PROVIDER=none)
+    embedder: TextEmbedder | None = None  # None: memories found by their words only (EMBEDDINGS=none)
     upkeep: Upkeep = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,7 +73,7 @@ class Services:
     @cached_property
     def memories(self) -> MemoryService:
         """Echos' memories, and the choice of those relevant to a message."""
-        return MemoryService(self.db)
+        return MemoryService(self.db, self.embedder)
 
     @cached_property
     def replies(self) -> ReplyService:
@@ -76,9 +85,12 @@ class Services:
             model=self.chat_model,
             speech=self.speech,
             voices=self.voices,
-            recall=self.memories.relevant,
+            search=self.memories.search,
             link=self.links.url,
             max_tokens=self.settings.llm_max_tokens,
+            honesty=Honesty(self.embedder),
+            sentences=self.settings.reply_sentences,
+            words=self.settings.reply_words,
         )
 
     def start(self) -> None:
@@ -86,6 +98,18 @@ class Services:
         sweep of what a killed process left."""
         self.upkeep.purge_old_audio(force=True)
         self.upkeep.sweep_leftovers()
+        if self.embedder is not None:
+            threading.Thread(target=self._backfill, name="memory-vectors", daemon=True).start()
+
+    def _backfill(self) -> None:
+        """Memories saved before their model was there get their vectors, once, in the background."""
+        try:
+            done = self.memories.backfill()
+        except EchoError as exc:  # the store or the model is down: the next start tries again
+            log.warning("memories could not all be given their vectors: %s", exc.message)
+            return
+        if done:
+            log.info("%d memories were given their vectors", done)
 
     def close(self) -> None:
         """At shutdown: the language model, the database client (and the embedded store's process lock)."""
@@ -133,6 +157,7 @@ def build_services(
         speech=speech,
         links=AudioLinks(secret, settings.audio_url_ttl),
         chat_model=build_chat_model(settings),
+        embedder=build_embedder(settings),
     )
 
 

@@ -1,5 +1,6 @@
-"""An echo's reply: the person's message kept, the prompt made, the model's words streamed, each sentence spoken
-in the echo's voice into one progressive audio file as soon as it is written, and the reply kept once whole.
+"""An echo's reply: the person's message kept, the memories found, the prompt made, the model's words streamed as
+whole, checked sentences (``writing.py``), each spoken in the echo's voice into one progressive audio file as
+soon as it is written, and the reply kept once whole, with the model that wrote it.
 
 What is stored, whatever happens:
 
@@ -32,20 +33,30 @@ from backend.errors import (
     VoiceDeleted,
 )
 from backend.formats import FORMATS
-from backend.providers.llm import ChatModel
+from backend.providers.llm import ChatModel, CutShort
 from backend.sentences import SentenceCutter, speakable
-from backend.services import honesty, prompt
+from backend.services import grounding, honesty, prompt, writing
+from backend.services.honesty import Honesty
+from backend.services.memories import ANSWERS, FORGOTTEN, Found
 from backend.services.speech import Speech
 from backend.services.voices import VoiceService
 
 log = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 60  # the newest messages read for the prompt (the token budget picks among them)
-MEMORIES_PER_REPLY = 5
+MEMORIES_PER_REPLY = 8  # memories chosen for an endpoint's prompt (as many as fit its budget go in)
+EARLIER_REPLIES = 6  # the echo's replies a new one must not repeat
+GUIDED_TOKENS = 90  # the bundled model's budget for one attempt (two or three short sentences)
 _END, _ABORT = object(), object()
 DEFAULT_PCM_RATE = 44100  # a provider that does not say its raw audio's rate (Fish.Audio's default)
+HONEST = {"provider": "echo", "name": "honest answer"}
+DONT_REMEMBER = (
+    "Oh, I don't remember that anymore{listener}.",
+    "I'm sorry{listener}, that one has slipped away from me.",
+    "You know, I can't recall that{listener}.",
+)
 
-Recall = Callable[[Any, str, int], Sequence[dict]]  # (echo id, message, k) -> the most relevant memories
+Search = Callable[[Any, str, int], Sequence[Found]]  # (echo id, message, k) -> the most relevant memories
 
 
 class ReplyService:
@@ -56,17 +67,24 @@ class ReplyService:
         model: ChatModel | None,
         speech: Speech,
         voices: VoiceService,
-        recall: Recall,
+        search: Search,
         link: Callable[[str], str],
         max_tokens: int,
+        honesty: Honesty | None = None,
+        sentences: int = 3,
+        words: int = 60,
     ):
         self.link = link
         self.db = db
         self.model = model
         self.speech = speech
         self.voices = voices
-        self.recall = recall
+        self.search = search
         self.max_tokens = max_tokens
+        self.honesty = honesty or Honesty(None)
+        self.sentences = sentences
+        self.words = words
+        self.window = prompt.Window()
 
     def status(self) -> dict[str, Any]:
         if self.model is None:
@@ -97,14 +115,80 @@ class ReplyService:
         speaker = None
         if reference_id is not None:
             speaker = SpokenReply(self.speech, self.voices, self.link, reference_id, fmt, user_id)
-        run = ReplyRun(self.db, echo_id, user_id, message, speaker)
-        if honesty.asks_if_real(message["content"], echo.get("name", "")):
+        name = (echo.get("name") or "").strip()
+        if self.honesty.asks_if_real(message["content"], name):
             # Never left to the model: the echo says what it is (see backend.services.honesty).
-            run.start(iter([honesty.honest_answer(echo.get("name", ""))]))
+            run = ReplyRun(self.db, echo_id, user_id, message, speaker, HONEST)
+            run.start(iter(writing.sentences_of(honesty.honest_answer(name))))
             return run
-        memories = [m["text"] for m in self.recall(echo_id, message["content"], MEMORIES_PER_REPLY)]
-        run.start(self.model.stream(prompt.build(echo, memories, history), max_tokens=self.max_tokens))
+        found = list(self.search(echo_id, message["content"], MEMORIES_PER_REPLY))
+        style = self._style(echo, history, found)
+        run = ReplyRun(
+            self.db, echo_id, user_id, message, speaker, {"provider": self.model.name, "name": self.model.model}
+        )
+        if self.model.guided:
+            run.start(self._guided(echo, history, message["content"], found, style))
+        else:
+            messages = prompt.build(echo, [f.text for f in found], history)
+            run.start(writing.checked(self.model.stream(messages, max_tokens=self.max_tokens), style))
         return run
+
+    def _style(self, echo: dict, history: Sequence[dict], found: Sequence[Found]) -> writing.Style:
+        earlier = [m["content"] for m in history if m.get("role") == "assistant"][-EARLIER_REPLIES:]
+        about = [echo.get(key) or "" for key in ("name", "persona_prompt", "talking_with", "relation")]
+        known = writing.known_words(*about, *[f.text for f in found], *[m.get("content", "") for m in history])
+        return writing.Style(
+            name=(echo.get("name") or "").strip(),
+            listener=(echo.get("talking_with") or "").strip(),
+            relation=(echo.get("relation") or "").strip(),
+            max_sentences=self.sentences,
+            max_words=self.words,
+            known=known,
+            kin={word for word in known if word in writing.KIN},
+            earlier=[s for reply in earlier for s in writing.sentences_of(reply)],
+        )
+
+    def _guided(
+        self, echo: dict, history: Sequence[dict], asked: str, found: Sequence[Found], style: writing.Style
+    ) -> Iterator[str]:
+        """The bundled model's reply: the memory that answers, said in the echo's first person, or "I don't
+        remember" when a question about its life finds none; then the model's checked sentences."""
+        assert self.model is not None
+        name = style.name
+        voice_of = grounding.pronouns([echo.get("persona_prompt") or "", *[f.text for f in found]])
+        voice = grounding.FirstPerson(name, voice_of, style.listener)
+        chosen = list(found[: prompt.GUIDED_MEMORIES])
+        style.max_sentences = self.sentences
+        remembered = [voice.rewrite(f.text) if voice.mentions(f.text) else f.text for f in chosen]
+        start: list[str] = []
+        if grounding.asks_about_the_past(asked):
+            best = chosen[0] if chosen else None
+            if best is not None and best.cosine is not None and best.cosine >= ANSWERS:
+                sentence = grounding.grounded_sentence(
+                    best.text, asked, name=name, pronoun=voice_of, listener=style.listener
+                )
+                if sentence:
+                    start = writing.sentences_of(sentence)[:1]
+                    style.max_sentences = min(self.sentences, 2)  # the memory, and one sentence of the model's
+            elif best is None or (best.cosine is not None and best.cosine < FORGOTTEN):
+                listener = f", {style.listener}" if style.listener else ""
+                line = DONT_REMEMBER[sum(map(ord, asked)) % len(DONT_REMEMBER)].format(listener=listener)
+                start = [line]
+                remembered = []  # nothing answers: the model is not handed memories to mix up
+        messages = prompt.build_guided(echo, remembered, self.window.turns(echo["_id"], history))
+        seed = sum(map(ord, asked)) % 100_000
+
+        def ask(prefix: str, attempt: int) -> Iterator[str | CutShort]:
+            assert self.model is not None
+            return self.model.stream(
+                messages,
+                max_tokens=min(self.max_tokens, GUIDED_TOKENS),
+                prefix=prefix,
+                temperature=0.5 + 0.2 * (attempt - 1),
+                seed=seed + attempt,
+            )
+
+        yield from writing.guided(ask, style, start)
 
     @staticmethod
     def _voice(echo: dict) -> str:
@@ -121,8 +205,17 @@ class ReplyRun:
     first sentence is being spoken, and ``done`` with the stored reply. ``close()`` stops it (the model, the
     speech) and keeps nothing of the reply unless it was done."""
 
-    def __init__(self, db: DatabaseManager, echo_id: Any, user_id: Any, message: dict, speaker: SpokenReply | None):
+    def __init__(
+        self,
+        db: DatabaseManager,
+        echo_id: Any,
+        user_id: Any,
+        message: dict,
+        speaker: SpokenReply | None,
+        model: dict[str, str] | None = None,
+    ):
         self.db = db
+        self.model = model
         self.echo_id = echo_id
         self.user_id = user_id
         self.message = message
@@ -134,7 +227,8 @@ class ReplyRun:
         self._cutter = SentenceCutter()
 
     def start(self, pieces: Iterator[str]) -> None:
-        """Open the model's stream and wait for its first words (so a model that is down fails the request)."""
+        """Open the reply's stream of whole sentences and wait for the first (so a model that is down fails the
+        request)."""
         self._pieces = iter(pieces)
         try:
             self._first = next(self._pieces, None)
@@ -146,7 +240,8 @@ class ReplyRun:
         announced = False
         try:
             pending = [self._first] if self._first is not None else []
-            for piece in _chain(pending, self._pieces):
+            for sentence in _chain(pending, self._pieces):
+                piece = (" " if self.text else "") + sentence
                 self.text += piece
                 yield "delta", {"text": piece}
                 if self.speaker is not None:
@@ -165,7 +260,7 @@ class ReplyRun:
                 if not announced and self.speaker.url is not None:
                     announced = True
                     yield "audio", self.speaker.describe()
-            self.reply = self.db.add_message(self.echo_id, "assistant", text, user_id=self.user_id)
+            self.reply = self.db.add_message(self.echo_id, "assistant", text, user_id=self.user_id, model=self.model)
             yield "done", {"reply": self.reply}
         finally:
             if self.reply is None:

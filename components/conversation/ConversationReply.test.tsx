@@ -5,7 +5,7 @@ import { createAudioPlayer } from 'expo-audio';
 import { ApiError, type ReplyHandlers, type ReplyInput } from '@/lib/api';
 import type { Echo, Message, ReplyResponse } from '@/lib/types';
 import { makeMockApi, type MockApi } from '@/test-utils/api';
-import { ECHO, message } from '@/test-utils/fixtures';
+import { ECHO, message, MODELS } from '@/test-utils/fixtures';
 import { renderWithSession } from '@/test-utils/render';
 import { mockRouter } from '@/test-utils/router';
 
@@ -228,6 +228,21 @@ describe('ConversationScreen: the echo replies', () => {
     await screen.findByTestId('message-input');
     await waitFor(() => expect(api.health).toHaveBeenCalled());
     expect(screen.queryByTestId('model-note')).toBeNull();
+  });
+
+  it('names the model that wrote a reply once the server says, and on the replies it lists', async () => {
+    const older = message('r0', 'assistant', 'Hello, pet.', MODELS.local);
+    const { calls } = setup({ messages: [older, message('h1', 'assistant', 'Said by hand.')] });
+    expect(await screen.findByTestId('ai-label-r0')).toHaveTextContent('AI echo · written by SmolLM2-135M-Instruct (small offline model)', { exact: true });
+    expect(screen.getByTestId('ai-label-h1')).toHaveTextContent('AI echo', { exact: true }); // added by hand: no model
+    await write('Are you really Rose?');
+    // While it is written nobody knows yet which model (or Echo's own answer) it is.
+    expect(screen.getByTestId('ai-label-reply-in-progress')).toHaveTextContent('AI echo', { exact: true });
+    const honest = message('r1', 'assistant', "I'm not really Rose: I'm an AI echo.", MODELS.echo);
+    await act(async () => calls[0]!.resolve({ success: true, message: STORED, reply: honest, audio_url: null, audio: null }));
+    const label = screen.getByTestId('ai-label-r1');
+    expect(label).toHaveTextContent("AI echo · Echo's honest answer", { exact: true });
+    expect(label.props.accessibilityLabel).toBe("Written by an AI echo: Echo's honest answer");
   });
 
   it("opens the echo's memories", async () => {

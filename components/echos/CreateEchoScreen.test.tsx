@@ -138,6 +138,51 @@ describe('CreateEchoScreen', () => {
     expect(api.uploadReference).not.toHaveBeenCalled();
   });
 
+  it('asks who will talk with the echo, by its name, and sends their name and relation', async () => {
+    const api = makeMockApi();
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [VOICE], count: 1 });
+    api.createEcho.mockResolvedValue({ success: true, echo: { ...ECHO, talking_with: 'Anna', relation: 'granddaughter' } });
+    renderWithSession(<CreateEchoScreen />, { api });
+    await screen.findByTestId('existing-voices');
+    // Before the echo has a name the questions say "them"; then its name.
+    expect(screen.getByLabelText('Who will talk with them? (optional)')).toBe(screen.getByTestId('echo-talking-with-input'));
+    fireEvent.changeText(screen.getByTestId('echo-name-input'), 'Grandma Rose');
+    fireEvent.changeText(screen.getByTestId('echo-persona-input'), 'Warm.');
+    fireEvent.changeText(screen.getByLabelText('Who will talk with Grandma Rose? (optional)'), '  Anna ');
+    fireEvent.changeText(screen.getByLabelText('What are you to Grandma Rose? (optional)'), 'granddaughter ');
+    expect(screen.getByText('Your name, so that the echo calls you by it.')).toBeTruthy();
+    expect(screen.getByText('For example granddaughter, son or neighbour.')).toBeTruthy();
+    fireEvent.press(screen.getByTestId('existing-voice-m1'));
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    await waitFor(() => expect(mockRouter.replace).toHaveBeenCalled());
+    expect(api.createEcho).toHaveBeenCalledWith({
+      name: 'Grandma Rose',
+      persona_prompt: 'Warm.',
+      voice_model_id: 'm1',
+      talking_with: 'Anna',
+      relation: 'granddaughter',
+    });
+  });
+
+  it('sends only what was said of who talks with it, and refuses more than 80 characters', async () => {
+    const api = makeMockApi();
+    api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [VOICE], count: 1 });
+    api.createEcho.mockResolvedValue({ success: true, echo: ECHO });
+    renderWithSession(<CreateEchoScreen />, { api });
+    await screen.findByTestId('existing-voices');
+    fireEvent.changeText(screen.getByTestId('echo-name-input'), 'Grandma Rose');
+    fireEvent.changeText(screen.getByTestId('echo-persona-input'), 'Warm.');
+    fireEvent.press(screen.getByTestId('existing-voice-m1'));
+    fireEvent.changeText(screen.getByTestId('echo-relation-input'), 'g'.repeat(81));
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    expect(await screen.findByText('Keep this under 80 characters.')).toBeTruthy();
+    expect(api.createEcho).not.toHaveBeenCalled();
+    fireEvent.changeText(screen.getByTestId('echo-relation-input'), 'son');
+    fireEvent.press(screen.getByTestId('create-echo-submit'));
+    await waitFor(() => expect(mockRouter.replace).toHaveBeenCalled());
+    expect(api.createEcho).toHaveBeenCalledWith({ name: 'Grandma Rose', persona_prompt: 'Warm.', voice_model_id: 'm1', relation: 'son' });
+  });
+
   it('can still make a new voice from a recording when the person has voices', async () => {
     const api = makeMockApi();
     api.listVoiceModels.mockResolvedValue({ success: true, voice_models: [VOICE], count: 1 });

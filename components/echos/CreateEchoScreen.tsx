@@ -1,5 +1,6 @@
 /**
- * Create an echo: a name, who they are (the persona) and a voice: one the person already has (a voice with
+ * Create an echo: a name, who they are (the persona), who will talk with them (optional: a name and a
+ * relation, e.g. granddaughter) and a voice: one the person already has (a voice with
  * no echo yet) or a new one from a recording, with the speaker's consent. A new voice is uploaded first
  * (with progress), then the echo is made on it; a failed second step retries without uploading again.
  * Once made, the echo's conversation opens.
@@ -21,6 +22,8 @@ import { errorMessage } from '@/lib/api';
 import { useApi } from '@/lib/session';
 import { useResource } from '@/lib/useResource';
 
+import { type Talker, TalkerFields, talkerError } from './TalkerFields';
+
 export const NAME_MAX = 100;
 export const PERSONA_MAX = 4000;
 
@@ -35,6 +38,7 @@ export function CreateEchoScreen() {
   const backControl = useBackControl('/', 'Echos');
   const [name, setName] = useState('');
   const [persona, setPersona] = useState('');
+  const [talker, setTalker] = useState<Talker>({ talking_with: '', relation: '' });
   const [transcript, setTranscript] = useState('');
   const [recording, setRecording] = useState<RecordingChoice | null>(null);
   const [consent, setConsent] = useState(false);
@@ -57,6 +61,7 @@ export function CreateEchoScreen() {
   const busy = phase.step !== 'editing';
   const nameError = !name.trim() ? 'Give your echo a name.' : name.trim().length > NAME_MAX ? `Keep the name under ${NAME_MAX} characters.` : null;
   const personaError = !persona.trim() ? 'Describe who this echo is and how they speak.' : persona.length > PERSONA_MAX ? `Keep the persona under ${PERSONA_MAX} characters.` : null;
+  const talkerInvalid = Boolean(talkerError(talker.talking_with) || talkerError(talker.relation));
   const voiceError = reusing
     ? existing
       ? null
@@ -75,7 +80,7 @@ export function CreateEchoScreen() {
   async function submit() {
     setShowErrors(true);
     setError(null);
-    if (nameError || personaError || voiceError || consentError) return;
+    if (nameError || personaError || talkerInvalid || voiceError || consentError) return;
     try {
       let modelId = reusing ? existing!.model_id : uploadedModelId;
       if (!modelId) {
@@ -89,7 +94,16 @@ export function CreateEchoScreen() {
         setWarnings(uploaded.warnings ?? []);
       }
       setPhase({ step: 'creating' });
-      const created = await api.createEcho({ name: name.trim(), persona_prompt: persona.trim(), voice_model_id: modelId });
+      // Who talks with it only when said (both are optional).
+      const talkingWith = talker.talking_with.trim();
+      const relation = talker.relation.trim();
+      const created = await api.createEcho({
+        name: name.trim(),
+        persona_prompt: persona.trim(),
+        voice_model_id: modelId,
+        ...(talkingWith ? { talking_with: talkingWith } : {}),
+        ...(relation ? { relation } : {}),
+      });
       setPhase({ step: 'editing' });
       // Conversation first: the new echo opens, and going back from it leads to the list.
       router.replace({ pathname: '/echo/[id]', params: { id: created.echo._id } });
@@ -121,6 +135,7 @@ export function CreateEchoScreen() {
         error={showErrors ? personaError : null}
         testID="echo-persona-input"
       />
+      <TalkerFields echoName={name} value={talker} onChange={setTalker} editable={!busy} showErrors={showErrors} testIDPrefix="echo" />
 
       <Text style={[styles.section, { color: theme.text }]}>Voice</Text>
       {canReuse ? (

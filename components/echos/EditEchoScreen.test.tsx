@@ -58,6 +58,52 @@ describe('EditEchoScreen', () => {
     expect(api.updateEcho).toHaveBeenCalledWith('e1', { persona_prompt: 'Loves roses.', voice_model_id: 'm2' });
   });
 
+  it('starts with who talks with the echo, and saves a changed relation and a cleared name', async () => {
+    const api = apiWith({ ...READY, talking_with: 'Anna', relation: 'granddaughter' });
+    api.updateEcho.mockResolvedValue({ success: true, echo: { ...READY, talking_with: '', relation: 'grandson' } });
+    renderWithSession(<EditEchoScreen echoId="e1" />, { api });
+    await waitFor(() => expect(screen.getByTestId('edit-talking-with-input').props.value).toBe('Anna'));
+    expect(screen.getByTestId('edit-relation-input').props.value).toBe('granddaughter');
+    expect(screen.getByLabelText('Who will talk with Grandma Rose? (optional)')).toBe(screen.getByTestId('edit-talking-with-input'));
+    expect(screen.getByLabelText('What are you to Grandma Rose? (optional)')).toBe(screen.getByTestId('edit-relation-input'));
+    fireEvent.changeText(screen.getByTestId('edit-talking-with-input'), '  ');
+    fireEvent.changeText(screen.getByTestId('edit-relation-input'), ' grandson ');
+    await act(async () => fireEvent.press(screen.getByTestId('edit-save')));
+    // An emptied field is sent as "" (the server clears it); nothing else changed, so nothing else is sent.
+    expect(api.updateEcho).toHaveBeenCalledWith('e1', { talking_with: '', relation: 'grandson' });
+    expect(mockRouter.back).toHaveBeenCalled();
+  });
+
+  it('leaves who talks with it alone when only the name changes, and refuses more than 80 characters', async () => {
+    const api = apiWith({ ...READY, talking_with: 'Anna', relation: 'granddaughter' });
+    api.updateEcho.mockResolvedValue({ success: true, echo: { ...READY, name: 'Nana Rose' } });
+    renderWithSession(<EditEchoScreen echoId="e1" />, { api });
+    await waitFor(() => expect(screen.getByTestId('edit-talking-with-input').props.value).toBe('Anna'));
+    fireEvent.changeText(screen.getByTestId('edit-talking-with-input'), 'A'.repeat(81));
+    await act(async () => fireEvent.press(screen.getByTestId('edit-save')));
+    expect(screen.getByText('Keep this under 80 characters.')).toBeTruthy();
+    expect(api.updateEcho).not.toHaveBeenCalled();
+    fireEvent.changeText(screen.getByTestId('edit-talking-with-input'), 'Anna');
+    fireEvent.changeText(screen.getByTestId('edit-name-input'), 'Nana Rose');
+    // The questions follow the name as it is typed.
+    expect(screen.getByLabelText('What are you to Nana Rose? (optional)')).toBeTruthy();
+    await act(async () => fireEvent.press(screen.getByTestId('edit-save')));
+    expect(api.updateEcho).toHaveBeenCalledWith('e1', { name: 'Nana Rose' });
+  });
+
+  it('adds who talks with an echo made before the question was asked', async () => {
+    const { talking_with: _t, relation: _r, ...older } = READY;
+    const api = apiWith(older);
+    api.updateEcho.mockResolvedValue({ success: true, echo: { ...READY, talking_with: 'Sam' } });
+    renderWithSession(<EditEchoScreen echoId="e1" />, { api });
+    await waitFor(() => expect(screen.getByTestId('edit-name-input').props.value).toBe('Grandma Rose'));
+    expect(screen.getByTestId('edit-talking-with-input').props.value).toBe('');
+    expect(screen.getByTestId('edit-relation-input').props.value).toBe('');
+    fireEvent.changeText(screen.getByTestId('edit-talking-with-input'), 'Sam');
+    await act(async () => fireEvent.press(screen.getByTestId('edit-save')));
+    expect(api.updateEcho).toHaveBeenCalledWith('e1', { talking_with: 'Sam' });
+  });
+
   it('does not save an empty name', async () => {
     const api = apiWith();
     renderWithSession(<EditEchoScreen echoId="e1" />, { api });

@@ -1,5 +1,5 @@
 /**
- * Change an echo: its name, who it is (the persona) and its voice. An echo whose voice was deleted (or that
+ * Change an echo: its name, who it is (the persona), who talks with it (a name and a relation) and its voice. An echo whose voice was deleted (or that
  * never had one) says so here and offers the person's free voices; saving PATCHes only what changed. The echo
  * can be deleted from here too (its voice stays under Voices).
  */
@@ -18,12 +18,13 @@ import { fontSize, radius, spacing, useTheme } from '@/constants/theme';
 import { errorMessage } from '@/lib/api';
 import { confirmAsync } from '@/lib/confirm';
 import { useApi } from '@/lib/session';
-import type { Echo, VoiceModel } from '@/lib/types';
+import type { Echo, EchoChanges, VoiceModel } from '@/lib/types';
 import { useResource } from '@/lib/useResource';
 import { useSpeaker } from '@/lib/useSpeaker';
 import { VOICE_NOTICES, voiceStatusOf } from '@/lib/voiceStatus';
 
 import { NAME_MAX, PERSONA_MAX } from './CreateEchoScreen';
+import { type Talker, TalkerFields, talkerError } from './TalkerFields';
 
 interface EditData {
   echo: Echo;
@@ -39,6 +40,7 @@ export function EditEchoScreen({ echoId }: { echoId: string }) {
   const leave = useLeave({ pathname: '/echo/[id]', params: { id: echoId } });
   const [name, setName] = useState('');
   const [persona, setPersona] = useState('');
+  const [talker, setTalker] = useState<Talker>({ talking_with: '', relation: '' });
   const [voiceId, setVoiceId] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const [deleting, setDeleting] = useState(false);
@@ -58,6 +60,7 @@ export function EditEchoScreen({ echoId }: { echoId: string }) {
     filled.current = true;
     setName(loaded.name);
     setPersona(loaded.persona_prompt);
+    setTalker({ talking_with: loaded.talking_with ?? '', relation: loaded.relation ?? '' });
     setVoiceId(voiceStatusOf(loaded) === 'ready' ? loaded.voice_model_id : null);
   }, [loaded]);
 
@@ -73,15 +76,20 @@ export function EditEchoScreen({ echoId }: { echoId: string }) {
   const anyFree = voices.some((v) => isVoiceFree(v, echo._id));
   const selected = voices.find((v) => v.model_id === voiceId) ?? null;
 
-  const changes: Partial<Pick<Echo, 'name' | 'persona_prompt' | 'voice_model_id'>> = {};
+  const talkerInvalid = Boolean(talkerError(talker.talking_with) || talkerError(talker.relation));
+
+  const changes: EchoChanges = {};
   if (name.trim() !== echo.name) changes.name = name.trim();
   if (persona.trim() !== echo.persona_prompt) changes.persona_prompt = persona.trim();
+  // Who talks with it: an emptied field is sent as "" (the server clears it).
+  if (talker.talking_with.trim() !== (echo.talking_with ?? '')) changes.talking_with = talker.talking_with.trim();
+  if (talker.relation.trim() !== (echo.relation ?? '')) changes.relation = talker.relation.trim();
   if (voiceId && (voiceId !== echo.voice_model_id || status !== 'ready')) changes.voice_model_id = voiceId;
 
   async function save() {
     setShowErrors(true);
     setError(null);
-    if (nameError || personaError || saving) return;
+    if (nameError || personaError || talkerInvalid || saving) return;
     if (!Object.keys(changes).length) {
       leave();
       return;
@@ -137,6 +145,7 @@ export function EditEchoScreen({ echoId }: { echoId: string }) {
         error={showErrors ? personaError : null}
         testID="edit-persona-input"
       />
+      <TalkerFields echoName={name || echo.name} value={talker} onChange={setTalker} editable={!saving} showErrors={showErrors} testIDPrefix="edit" />
 
       <Text style={[styles.section, { color: theme.text }]}>Voice</Text>
       {status !== 'ready' ? (

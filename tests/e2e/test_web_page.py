@@ -134,8 +134,11 @@ def clone_in_voices(page: Page, voice_name: str, data: bytes | None = None) -> s
     return item.get_attribute("data-model-id")
 
 
-def make_echo_on_page(page: Page, name: str, voice_id: str | None = None, persona: str = "") -> str:
-    """Make an echo with the form under "Your echos"; its conversation opens. Its id."""
+def make_echo_on_page(
+    page: Page, name: str, voice_id: str | None = None, persona: str = "", talking_with: str = "", relation: str = ""
+) -> str:
+    """Make an echo with the form under "Your echos" (who talks with it, when given); its conversation opens.
+    Its id."""
     go_to(page, "Your echos")
     details = page.locator("#new-echo")
     if not details.evaluate("(el) => el.open"):
@@ -143,6 +146,10 @@ def make_echo_on_page(page: Page, name: str, voice_id: str | None = None, person
     page.locator("#echo-form").get_by_label("Name", exact=True).fill(name)
     if persona:
         page.locator("#echo-prompt").fill(persona)
+    if talking_with:
+        page.locator("#echo-form").get_by_label(f"Who will talk with {name}?").fill(talking_with)
+    if relation:
+        page.locator("#echo-form").get_by_label(f"What are you to {name}?").fill(relation)
     if voice_id:
         page.locator("#echo-voice").select_option(voice_id)
     page.get_by_role("button", name="Make the echo").click()
@@ -454,6 +461,99 @@ def test_echo_without_a_voice_gets_one_in_its_conversation(page: Page, live_serv
     with page.expect_response(is_synthesize) as answer:
         page.locator("#conversation-list li").first.get_by_role("button", name=re.compile("^Hear")).click()
     assert answer.value.status == 200, answer.value.text()
+    assert page.console_errors == []
+
+
+def echo_of(page: Page, base_url: str, echo_id: str) -> dict:
+    """The echo as the API has it."""
+    answer = page.request.get(f"{base_url}/api/echo/{echo_id}?user_id={user_id_of(page)}")
+    assert answer.ok, answer.text()
+    return answer.json()["echo"]
+
+
+def is_echo_write(method: str):
+    """Whether a request makes (POST /api/echo) or changes (PATCH /api/echo/<id>) an echo."""
+    return lambda r: r.method == method and re.search(r"/api/echo(/[0-9a-f]{24})?$", r.url.split("?", 1)[0])
+
+
+def test_who_talks_with_an_echo_is_asked_kept_and_changed(page: Page, live_server: str) -> None:
+    """The new-echo form asks who will talk with the echo and what they are to it (both optional, with hints);
+    the echo keeps them, the edit form starts from them, and changes or clears them."""
+    with_csp(page, live_server)
+    open_page(page, live_server, "/#echos")
+    details = page.locator("#new-echo")
+    if not details.evaluate("(el) => el.open"):
+        details.get_by_text("Make a new echo").click()
+    form = page.locator("#echo-form")
+
+    # The questions say "them" until the echo has a name, then its name; each has a hint read with it.
+    talking_with = form.get_by_label("Who will talk with them?")
+    expect(talking_with).to_be_visible()
+    form.get_by_label("Name", exact=True).fill("Grandma Rose")
+    talking_with = form.get_by_label("Who will talk with Grandma Rose? (optional)")
+    relation = form.get_by_label("What are you to Grandma Rose? (optional)")
+    expect(talking_with).to_have_accessible_description("Your name, so that the echo calls you by it.")
+    expect(relation).to_have_accessible_description("For example granddaughter, son or neighbour.")
+    assert talking_with.get_attribute("maxlength") == "80" and relation.get_attribute("maxlength") == "80"
+
+    # Made with both: they are sent, trimmed, and the echo keeps them.
+    talking_with.fill("  Anna ")
+    relation.fill("granddaughter")
+    with page.expect_request(is_echo_write("POST")) as sent:
+        page.get_by_role("button", name="Make the echo").click()
+    body = json.loads(sent.value.post_data or "{}")
+    assert body["talking_with"] == "Anna" and body["relation"] == "granddaughter", body
+    expect(page.locator("#conversation-title")).to_have_text("Conversation with Grandma Rose", timeout=15000)
+    echo_id = re.search(r"#echo=([0-9a-f]{24})$", page.url).group(1)
+    kept = echo_of(page, live_server, echo_id)
+    assert (kept["talking_with"], kept["relation"]) == ("Anna", "granddaughter"), kept
+    # The form is empty again for the next echo, its questions back to "them".
+    expect(page.locator("#echo-talking-with")).to_have_value("")
+    expect(page.locator("label[for=echo-relation]")).to_contain_text("What are you to them?")
+
+    # The edit form starts from them; the relation is changed and the name cleared (sent as "").
+    page.locator("#echo-edit summary").click()
+    edit = page.locator("#echo-edit-form")
+    edit_talking_with = edit.get_by_label("Who will talk with Grandma Rose?")
+    edit_relation = edit.get_by_label("What are you to Grandma Rose?")
+    expect(edit_talking_with).to_have_value("Anna")
+    expect(edit_relation).to_have_value("granddaughter")
+    edit_talking_with.fill("")
+    edit_relation.fill("grandson")
+    with page.expect_request(is_echo_write("PATCH")) as patched:
+        edit.get_by_role("button", name="Save changes").click()
+    body = json.loads(patched.value.post_data or "{}")
+    assert {k: v for k, v in body.items() if k != "user_id"} == {"talking_with": "", "relation": "grandson"}, body
+    expect(page.locator("#edit-message")).to_have_text("Saved.")
+    kept = echo_of(page, live_server, echo_id)
+    assert (kept["talking_with"], kept["relation"]) == ("", "grandson"), kept
+
+    # After a reload the edit form says what the server has.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+    expect(page.locator("#edit-talking-with")).to_have_value("")
+    expect(page.locator("#edit-relation")).to_have_value("grandson")
+
+    # Renamed, the questions follow the new name; saving only the name leaves the relation alone.
+    page.locator("#echo-edit summary").click()
+    edit.get_by_label("Name", exact=True).fill("Nana Rose")
+    expect(edit.get_by_label("What are you to Nana Rose?")).to_have_value("grandson")
+    with page.expect_request(is_echo_write("PATCH")) as patched:
+        edit.get_by_role("button", name="Save changes").click()
+    body = json.loads(patched.value.post_data or "{}")
+    assert "talking_with" not in body and "relation" not in body and body["name"] == "Nana Rose", body
+    expect(page.locator("#edit-message")).to_have_text("Saved.")
+    assert echo_of(page, live_server, echo_id)["relation"] == "grandson"
+
+    # Both are optional: an echo made without them sends neither, and has them empty.
+    with page.expect_request(is_echo_write("POST")) as sent:
+        second = make_echo_on_page(page, "Grandpa Joe")
+    body = json.loads(sent.value.post_data or "{}")
+    assert "talking_with" not in body and "relation" not in body, body
+    kept = echo_of(page, live_server, second)
+    assert (kept["talking_with"], kept["relation"]) == ("", ""), kept
+    expect(page.locator("#edit-talking-with")).to_have_value("")
+    assert page.evaluate("window.__cspViolations") == []
     assert page.console_errors == []
 
 

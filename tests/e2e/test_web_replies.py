@@ -13,7 +13,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import run_server
-from tests.e2e.test_web_page import AUDIO_DURATION, NO_HORIZONTAL_OVERFLOW, open_page, sign_in, user_id_of, with_csp
+from tests.e2e.test_web_page import (
+    AUDIO_DURATION,
+    NO_HORIZONTAL_OVERFLOW,
+    add_message,
+    open_page,
+    sign_in,
+    user_id_of,
+    with_csp,
+)
 from tests.fake_llm import FakeLLM, Script
 from tests.helpers import E2E_ARTIFACTS as ARTIFACTS
 from tests.helpers import REPO, audio_file
@@ -21,6 +29,9 @@ from tests.helpers import REPO, audio_file
 pytestmark = pytest.mark.e2e
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
+
+# The label on a reply written by the fake language model (an OpenAI-compatible endpoint, model "fake-model").
+WRITTEN_BY_FAKE = "AI echo · written by fake-model"
 
 STORY = (
     "Oh, my dear, it is lovely to hear from you. The roses are climbing all over the back fence again this "
@@ -126,7 +137,7 @@ def test_write_to_an_echo_see_the_reply_as_it_is_written_and_hear_it(
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
     expect(page.get_by_role("button", name="Stop the reply")).to_be_focused()
 
-    # The reply appears piece by piece, marked as written by an AI echo, before it is complete.
+    # The reply appears piece by piece, marked as written by an AI echo (which model is said once it is done).
     live = page.locator("#reply-live .message")
     expect(live.locator(".ai-label")).to_have_text("AI echo")
     expect(live.locator(".message-text")).to_contain_text("my dear", timeout=10000)
@@ -137,7 +148,7 @@ def test_write_to_an_echo_see_the_reply_as_it_is_written_and_hear_it(
     expect(messages).to_have_count(2, timeout=20000)
     reply = messages.nth(1)
     expect(reply).to_contain_text("Come round on Sunday and we will have tea.")
-    expect(reply.locator(".ai-label")).to_have_text("AI echo")
+    expect(reply.locator(".ai-label")).to_have_text(WRITTEN_BY_FAKE)  # now it says which model wrote it
     expect(page.locator("#reply-live")).to_be_empty()
     expect(page.locator("#reply-form")).to_have_attribute("aria-busy", "false")
     expect(box).to_be_enabled()
@@ -154,7 +165,7 @@ def test_write_to_an_echo_see_the_reply_as_it_is_written_and_hear_it(
     assert sent_to_model[-1] == {"role": "user", "content": "Hi Grandma, how is the garden?"}, sent_to_model
     reload(page)
     expect(messages).to_have_count(2)
-    expect(messages.nth(1).locator(".ai-label")).to_have_text("AI echo")
+    expect(messages.nth(1).locator(".ai-label")).to_have_text(WRITTEN_BY_FAKE)
     assert [m["role"] for m in stored_messages(page, reply_server, echo_id)] == ["user", "assistant"]
 
     assert page.evaluate("window.__cspViolations") == []
@@ -165,12 +176,13 @@ def test_stop_keeps_the_message_and_try_again_answers(page: Page, reply_server: 
     open_page(page, reply_server)
     echo_id = make_echo(page, reply_server, "Grandpa Joe")
     held = threading.Event()
-    fake_llm.script = Script(text=STORY, tokens_per_second=20, hold=held, hold_at=4)
+    # Held after its first sentence: replies are shown a whole sentence at a time.
+    fake_llm.script = Script(text=STORY, tokens_per_second=20, hold=held, hold_at=15)
 
     page.get_by_label("Write to Grandpa Joe").fill("Tell me about the boat.")
     page.get_by_role("button", name="Send").click()
     live = page.locator("#reply-live .message-text")
-    expect(live).to_have_text(re.compile(r"^Oh, my"), timeout=10000)  # the first words, then it waits
+    expect(live).to_have_text(re.compile(r"^Oh, my dear, it is lovely"), timeout=10000)  # then it waits
     page.get_by_role("button", name="Stop the reply").click()
     held.set()  # the model goes on; the server finds the page gone and drops the reply
 
@@ -281,6 +293,99 @@ def test_errors_are_said_next_to_the_box_and_try_again_works(page: Page, reply_s
     reload(page)
     expect(messages).to_have_count(2)
     assert page.evaluate("window.__cspViolations") == []
+    assert page.console_errors == []
+
+
+def test_each_reply_says_which_model_wrote_it(page: Page, reply_server: str, fake_llm: FakeLLM) -> None:
+    """The label on the echo's messages: the model that wrote a reply (the operator's endpoint here), Echo's own
+    honest answer to "are you really her?", and just "AI echo" on a message added by hand; kept after a reload."""
+    with_csp(page, reply_server)
+    open_page(page, reply_server)
+    echo_id = make_echo(page, reply_server, "Grandma Rose", voice=False)
+    messages = page.locator("#conversation-list li")
+    box = page.get_by_label("Write to Grandma Rose")
+
+    fake_llm.script = Script(text="The roses are lovely this year, pet.")
+    box.fill("How is the garden?")
+    page.get_by_role("button", name="Send").click()
+    expect(messages).to_have_count(2, timeout=15000)
+    written = messages.nth(1).locator(".ai-label")
+    expect(written).to_have_text(WRITTEN_BY_FAKE)
+    expect(written).to_have_attribute("data-provider", "openai")
+
+    # Asked sincerely whether it is really her, the echo gives Echo's fixed, honest answer, labelled so.
+    box.fill("Are you really Grandma Rose?")
+    page.get_by_role("button", name="Send").click()
+    expect(messages).to_have_count(4, timeout=15000)
+    honest = messages.nth(3).locator(".ai-label")
+    expect(honest).to_have_text("AI echo · Echo's honest answer")
+    expect(honest).to_have_attribute("data-provider", "echo")
+
+    # Words added by hand as the echo's were written by no model: just "AI echo".
+    add_message(page, "Oh, I knew you would!", "assistant")
+    expect(messages).to_have_count(5)
+    expect(messages.nth(4).locator(".ai-label")).to_have_text("AI echo")
+    expect(messages.nth(4).locator(".ai-label")).not_to_have_attribute("data-provider", re.compile(".*"))
+
+    # The server keeps who wrote each reply; the page shows it again after a reload, to screen readers too.
+    stored = stored_messages(page, reply_server, echo_id)
+    assert [m.get("model") for m in stored] == [
+        None,
+        {"provider": "openai", "name": "fake-model"},
+        None,
+        {"provider": "echo", "name": "honest answer"},
+        None,
+    ], stored
+    reload(page)
+    expect(messages).to_have_count(5)
+    labels = page.locator("#conversation-list .ai-label")
+    expect(labels).to_have_text([WRITTEN_BY_FAKE, "AI echo · Echo's honest answer", "AI echo"])
+    # In the accessibility tree, as screen readers read it (not hidden from them, not only a visual badge).
+    assert WRITTEN_BY_FAKE in messages.nth(1).aria_snapshot(), messages.nth(1).aria_snapshot()
+    assert "AI echo · Echo's honest answer" in messages.nth(3).aria_snapshot(), messages.nth(3).aria_snapshot()
+    assert page.evaluate("window.__cspViolations") == []
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize(
+    ("model", "label"),
+    [
+        (
+            {"provider": "local", "name": "SmolLM2-135M-Instruct"},
+            "AI echo · written by SmolLM2-135M-Instruct (small offline model)",
+        ),
+        ({"provider": "openai", "name": "llama3.2"}, "AI echo · written by llama3.2"),
+        ({"provider": "echo", "name": "honest answer"}, "AI echo · Echo's honest answer"),
+        (None, "AI echo"),
+    ],
+    ids=["local", "openai", "echo", "none"],
+)
+def test_the_label_words_each_kind_of_model(page: Page, reply_server: str, model: dict | None, label: str) -> None:
+    """How the page words each `model` a stored reply can carry (the bundled offline model cannot run here, so
+    the conversation's listing is given the model in the browser, on a message the server really keeps)."""
+    open_page(page, reply_server)
+    echo_id = make_echo(page, reply_server, "Grandma Rose", voice=False)
+    added = page.request.post(
+        f"{reply_server}/api/conversation/{echo_id}",
+        data={"user_id": user_id_of(page), "role": "assistant", "content": "Hello, pet."},
+    )
+    assert added.ok, added.text()
+
+    def with_model(route) -> None:
+        response = route.fetch()
+        body = response.json()
+        for message in body["messages"]:
+            message.pop("model", None)
+            if model is not None:
+                message["model"] = model
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(rf"/api/conversation/{echo_id}(\?.*)?$"), with_model)
+    open_page(page, reply_server, f"/#echo={echo_id}")
+    message = page.locator("#conversation-list li")
+    expect(message).to_have_count(1)
+    expect(message.locator(".ai-label")).to_have_text(label)
+    expect(message.locator(".message-head")).to_contain_text(f"Grandma Rose {label}")
     assert page.console_errors == []
 
 

@@ -51,3 +51,56 @@ def test_the_answer_is_honest_and_gentle_in_the_echos_name():
     answer = honest_answer("Rose")
     assert "I'm not really Rose" in answer and "AI echo" in answer
     assert "the person you miss" in honest_answer("")
+
+
+# -- in any wording: patterns and meaning together (tests/data/honesty_messages.json, written apart from the
+# examples the meaning check compares with) ---------------------------------------------------------------
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from backend.providers.embeddings import LocalEmbedder  # noqa: E402
+from backend.services.honesty import Honesty, claims_to_be_real  # noqa: E402
+
+SET = json.loads((Path(__file__).parent.parent / "data" / "honesty_messages.json").read_text())
+assert len(SET["sincere"]) >= 40 and len(SET["ordinary"]) >= 20
+
+
+@pytest.fixture(scope="module")
+def by_meaning():
+    return Honesty(LocalEmbedder())
+
+
+@pytest.mark.parametrize("message", SET["sincere"])
+def test_sincere_questions_in_any_wording_are_recognised(by_meaning, message):
+    assert by_meaning.asks_if_real(message, SET["name"])
+
+
+@pytest.mark.parametrize("message", SET["ordinary"])
+def test_ordinary_messages_with_the_same_words_are_not(by_meaning, message):
+    assert not by_meaning.asks_if_real(message, SET["name"])
+
+
+def test_meaning_finds_what_patterns_miss():
+    patterns_only = Honesty(None)
+    missed = [m for m in SET["sincere"] if not patterns_only.asks_if_real(m, SET["name"])]
+    assert missed  # the set holds wordings no pattern knows, which the meaning check above catches
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["I am a human, and I'm Rose.", "I'm real, love.", "Of course I'm alive!", "I am not an AI.",
+     "I'm really Rose, dear.", "Yes, it's really me.", "I'm a real person, just like you.",
+     "i am not a computer program", "This is really Rose talking."],
+)  # fmt: skip
+def test_a_reply_claiming_to_be_human_or_the_person_is_caught(sentence):
+    assert claims_to_be_real(sentence, "Rose")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["I'm really proud of you.", "I am so happy you came.", "I'm real glad, love.", "I was alive with joy that day.",
+     "I'm not an early riser.", "Rose was my mother's name too.", "I'm an AI echo of Rose."],
+)  # fmt: skip
+def test_ordinary_sentences_of_a_reply_are_not(sentence):
+    assert not claims_to_be_real(sentence, "Rose")

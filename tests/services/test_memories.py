@@ -220,3 +220,120 @@ def test_a_memory_is_reached_only_through_its_own_echo(db, memories, user):
     assert db.get_memory(their_memory["_id"])["text"] == "Mum's secret recipe."
     assert memories.list(mine) == ([], 0)
     assert memories.relevant(mine["_id"], "secret recipe") == []
+
+
+# -- by meaning ------------------------------------------------------------------------------------
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from backend.providers.embeddings import LocalEmbedder  # noqa: E402
+
+
+class Counting:
+    """The real embedder, counting the texts it embeds as memories and as messages."""
+
+    def __init__(self, real: LocalEmbedder):
+        self.real = real
+        self.name = real.name
+        self.passage_texts: list[str] = []
+        self.query_texts: list[str] = []
+
+    def passages(self, texts):
+        self.passage_texts.extend(texts)
+        return self.real.passages(texts)
+
+    def queries(self, texts):
+        self.query_texts.extend(texts)
+        return self.real.queries(texts)
+
+
+@pytest.fixture(scope="module")
+def e5() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+PARAPHRASED = [
+    ("Their dog was a beagle named Rusty who slept at his feet.", "What was your four-legged companion called?"),
+    ("He married Ruth in 1962 at St. Mary's.", "When did you get wed?"),
+    ("He hated cilantro and picked it out of everything.", "Which herb could you not stand?"),
+    ("Joe worked thirty years at the Ford plant in Dearborn.", "Where did you earn a living?"),
+    ("His boat was called the Mary Ellen.", "What did you name your vessel?"),
+    ("He sang Moon River to Ruth every anniversary.", "Which tune did you croon for grandma?"),
+]
+
+
+@pytest.mark.parametrize("memory, question", PARAPHRASED)
+def test_a_question_in_other_words_finds_its_memory_by_meaning(db, user, e5, memory, question):
+    echo = make_echo(db, user)
+    service = MemoryService(db, e5)
+    for text in [m for m, _ in PARAPHRASED]:
+        service.add(echo, user, text)
+    found = service.search(echo["_id"], question, 5)
+    assert found[0].text == memory and found[0].cosine is not None
+
+
+def test_a_memorys_vector_is_made_once_when_saved_and_never_per_message(db, user, e5):
+    echo = make_echo(db, user)
+    counting = Counting(e5)
+    service = MemoryService(db, counting)
+    for memory, _ in PARAPHRASED:
+        service.add(echo, user, memory)
+    assert counting.passage_texts == [m for m, _ in PARAPHRASED]
+    stored = db.all_memories(echo["_id"])
+    assert all(m["vector_model"] == e5.name and len(m["vector"]) == 384 * 4 for m in stored)
+    for _, question in PARAPHRASED:
+        service.search(echo["_id"], question, 3)
+    assert counting.passage_texts == [m for m, _ in PARAPHRASED]  # no memory embedded again
+    assert counting.query_texts == [q for _, q in PARAPHRASED]  # each message once
+
+
+def test_an_edit_brings_its_own_vector_and_no_embedder_leaves_none(db, user, e5):
+    echo = make_echo(db, user)
+    service = MemoryService(db, e5)
+    memory = service.add(echo, user, "He grew tomatoes.")
+    service.update(echo, memory["_id"], "His boat was called the Mary Ellen.")
+    stored = db.all_memories(echo["_id"])[0]
+    expected = e5.passages(["His boat was called the Mary Ellen."])[0]
+    assert np.allclose(np.frombuffer(stored["vector"], "<f4"), expected, atol=1e-5)
+    MemoryService(db).update(echo, memory["_id"], "He grew beans.")  # saved where no model runs
+    assert "vector" not in db.all_memories(echo["_id"])[0]
+    assert "vector" not in service.get(echo, memory["_id"]) and "vector" not in service.list(echo)[0][0]
+
+
+def test_memories_saved_before_get_their_vectors_once_at_start(db, user, e5):
+    echo = make_echo(db, user)
+    plain = MemoryService(db)
+    for memory, _ in PARAPHRASED:
+        plain.add(echo, user, memory)
+    counting = Counting(e5)
+    service = MemoryService(db, counting)
+    assert service.backfill(batch=4) == len(PARAPHRASED)
+    assert all(m.get("vector_model") == e5.name for m in db.all_memories(echo["_id"]))
+    assert service.backfill() == 0 and len(counting.passage_texts) == len(PARAPHRASED)
+    assert service.search(echo["_id"], "When did you get wed?", 1)[0].text.startswith("He married Ruth")
+
+
+def test_a_memory_without_a_vector_gets_one_when_first_ranked_and_keeps_it(db, user, e5):
+    echo = make_echo(db, user)
+    MemoryService(db).add(echo, user, "He married Ruth in 1962 at St. Mary's.")
+    counting = Counting(e5)
+    service = MemoryService(db, counting)
+    service.search(echo["_id"], "When did you get wed?", 1)
+    service.search(echo["_id"], "When did you get wed?", 1)
+    assert len(counting.passage_texts) == 1
+
+
+def test_ranking_two_hundred_memories_takes_milliseconds(db, user, e5):
+    echo = make_echo(db, user)
+    vector = (e5.name, e5.passages(["a memory"])[0].astype("<f4").tobytes())
+    for n in range(MAX_MEMORIES):
+        db.add_memory(echo["_id"], user, f"Memory number {n} about the lake and the boat.", vector=vector)
+    service = MemoryService(db, e5)
+    service.search(echo["_id"], "the boat", 5)
+    started = time.perf_counter()
+    found = service.search(echo["_id"], "the boat", 5)
+    # Reported, not asserted as a speed (the machine is shared): what matters is that nothing is re-embedded.
+    print(f"ranking {MAX_MEMORIES} memories: {1000 * (time.perf_counter() - started):.1f} ms")
+    assert len(found) == 5

@@ -21,13 +21,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class CutShort:
+    """Yielded last by a model's stream when the reply stopped because its token budget ran out."""
+
+    def __repr__(self) -> str:
+        return "CUT_SHORT"
+
+
+CUT_SHORT = CutShort()
+
+
 class ChatModel(Protocol):
     name: str  # "openai" or "local"
     model: str  # the model's name, as the endpoint knows it
     description: str  # what a person is told about it (health, README, clients)
+    # Whether Echo guides this model's replies (a small model): the reply starts from the memory that answers,
+    # each sentence is checked and a failed one asked for again (services/writing.py).
+    guided: bool
 
-    def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
-        """The reply, piece by piece as it is written. Closing the iterator stops the generation.
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        prefix: str = "",
+        temperature: float = 0.7,
+        seed: int | None = None,
+    ) -> Iterator[str | CutShort]:
+        """The reply, piece by piece as it is written, and CUT_SHORT last when ``max_tokens`` ran out. Closing
+        the iterator stops the generation. ``prefix``: the start of the reply, already written (a model that
+        cannot go on from one ignores it and is not guided).
 
         Raises a LanguageModelError (before the first piece, or part-way when the model fails mid-reply).
         """

@@ -16,16 +16,19 @@ import importlib.util
 import logging
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from backend.errors import LanguageModelBusy, LanguageModelError, LanguageModelUnavailable
+from backend.providers.llm import CUT_SHORT, CutShort
 from backend.providers.local.engine import EngineBusy, RenderPool
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
 CONTEXT_TOKENS = 2048
+STOP = ["<|im_end|>", "<|im_start|>", "<|endoftext|>"]
 DESCRIPTION = (
     "SmolLM2-135M-Instruct, a small language model that runs offline inside Echo. It stays in character but "
     "often invents things; for better replies connect a larger model with LLM_BASE_URL and LLM_MODEL (for "
@@ -47,8 +50,42 @@ def bundled_model_path() -> Path:
     return found[0]
 
 
+def chatml(messages: list[dict[str, str]]) -> str:
+    """The chat in SmolLM2's own format (ChatML, as its GGUF template writes it), ready for the reply."""
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return turns + "<|im_start|>assistant\n"
+
+
+_REPACK_LOCK = threading.Lock()
+
+
+@contextmanager
+def _without_weight_repacking() -> Iterator[None]:
+    """Load the model with llama.cpp's plain CPU kernels. Its "extra buffer types" repack the weights for AMX
+    or AVX-512 kernels when the processor advertises them; on a virtual machine that advertises AMX without
+    letting a process use it (measured on one here: a Xeon with amx_int8), the first evaluation dies with a
+    general protection fault. llama-cpp-python offers no argument for it, so the default parameters it asks
+    for are wrapped for the moment of the load."""
+    import llama_cpp.llama as module
+
+    with _REPACK_LOCK:
+        original = module.llama_cpp.llama_model_default_params
+
+        def defaults() -> Any:
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        module.llama_cpp.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            module.llama_cpp.llama_model_default_params = original
+
+
 class LocalChatModel:
     name = "local"
+    guided = True  # a small model: Echo starts its reply from the memory, checks each sentence, asks again
     model = MODEL_NAME
     description = DESCRIPTION
 
@@ -79,7 +116,8 @@ class LocalChatModel:
         path = self._path or bundled_model_path()
         self._path = path
         try:
-            return Llama(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=self.threads, verbose=False)
+            with _without_weight_repacking():
+                return Llama(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=self.threads, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             log.error("the bundled language model failed to load: %s", exc)
             raise LanguageModelUnavailable("The bundled language model failed to load.") from exc
@@ -88,27 +126,50 @@ class LocalChatModel:
         """Load one copy of the model now, so the first reply does not wait for it."""
         self._give_back(self._take())
 
-    def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
-        """The reply's pieces; a full pool raises LanguageModelBusy when the first piece is asked for."""
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        prefix: str = "",
+        temperature: float = 0.7,
+        seed: int | None = None,
+    ) -> Iterator[str | CutShort]:
+        """The reply's pieces, going on from ``prefix`` (the start of the reply, already written: it is not
+        yielded); CUT_SHORT last when ``max_tokens`` ran out. A full pool raises LanguageModelBusy when the
+        first piece is asked for.
+
+        The prompt is the model's own chat format (ChatML) written out, so that the reply can start with
+        ``prefix``. llama.cpp keeps what it computed for the previous prompt and reuses the longest common
+        start, so a conversation whose earlier turns are unchanged costs only its new tokens."""
         try:
             with self.pool.slot():
-                yield from self._pieces(messages, max_tokens)
+                yield from self._pieces(chatml(messages) + prefix, max_tokens, temperature, seed)
         except EngineBusy as exc:
             raise LanguageModelBusy() from exc
 
-    def _pieces(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+    def _pieces(self, prompt: str, max_tokens: int, temperature: float, seed: int | None) -> Iterator[str | CutShort]:
         llama = None
         try:
             llama = self._take()
-            chunks = llama.create_chat_completion(
-                messages=messages, stream=True, max_tokens=max_tokens, temperature=0.7, repeat_penalty=1.15
+            chunks = llama.create_completion(
+                prompt,
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=0.9,
+                repeat_penalty=1.2,
+                stop=STOP,
+                seed=seed,
             )
             try:
                 for chunk in chunks:
                     for choice in chunk.get("choices", ()):
-                        text = (choice.get("delta") or {}).get("content")
+                        text = choice.get("text")
                         if text:
                             yield text
+                        if choice.get("finish_reason") == "length":
+                            yield CUT_SHORT
             finally:
                 chunks.close()  # a reader that stops early stops the generation here
         except LanguageModelError:

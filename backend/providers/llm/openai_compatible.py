@@ -19,15 +19,32 @@ from backend.errors import (
     LanguageModelTimeout,
     LanguageModelUnavailable,
 )
+from backend.providers.llm import CUT_SHORT, CutShort
 
 log = logging.getLogger(__name__)
 
+
+def _choices(chunk: Any) -> list[Any]:
+    """A streamed chunk's choices; anything but a list of them is a malformed answer."""
+    choices = getattr(chunk, "choices", None)
+    if choices is None:
+        return []
+    if not isinstance(choices, list):
+        raise LanguageModelError(MALFORMED)
+    for choice in choices:
+        if not hasattr(choice, "delta") or not hasattr(choice, "finish_reason"):
+            raise LanguageModelError(MALFORMED)
+    return choices
+
+
 REASON_MAX_CHARS = 300
+MALFORMED = "The language model sent a malformed answer (text was expected)."
 NO_KEY = "no-key"  # servers such as Ollama ask no key, but the SDK needs some text
 
 
 class OpenAICompatibleModel:
     name = "openai"
+    guided = False  # a larger model writes its own reply; Echo still checks and shapes it
 
     def __init__(self, *, base_url: str, api_key: str, model: str, timeout: float, max_retries: int = 1):
         self.base_url = base_url
@@ -44,30 +61,44 @@ class OpenAICompatibleModel:
             max_retries=max_retries,  # the SDK retries connection errors, 408, 409, 429 and 5xx with backoff
         )
 
-    def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        prefix: str = "",
+        temperature: float = 0.7,
+        seed: int | None = None,
+    ) -> Iterator[str | CutShort]:
+        """``prefix`` is not sent: chat endpoints have no common way to go on from a reply's start."""
         try:
             response = self._client.chat.completions.create(
-                model=self.model, messages=messages, stream=True, max_tokens=max_tokens, temperature=0.7
+                model=self.model, messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature
             )
         except Exception as exc:  # noqa: BLE001 - mapped to Echo's errors; anything else is a fault of ours
             raise self._translate(exc) from exc
         return self._pieces(response)
 
-    def _pieces(self, response: Any) -> Iterator[str]:
-        finished = False
+    def _pieces(self, response: Any) -> Iterator[str | CutShort]:
+        finished = None
         try:
             with response:
                 for chunk in response:
-                    for choice in chunk.choices or ():
-                        text = choice.delta.content if choice.delta is not None else None
+                    for choice in _choices(chunk):
+                        delta = getattr(choice, "delta", None)
+                        text = getattr(delta, "content", None) if delta is not None else None
+                        if text is not None and not isinstance(text, str):
+                            raise LanguageModelError(MALFORMED)
                         if text:
                             yield text
                         if choice.finish_reason:
-                            finished = True
+                            finished = choice.finish_reason
         except Exception as exc:  # noqa: BLE001
             raise self._translate(exc) from exc
         if not finished:
             raise LanguageModelError("The language model's answer stopped before the reply was complete.")
+        if finished == "length":
+            yield CUT_SHORT
 
     def _translate(self, exc: BaseException) -> LanguageModelError:
         """The SDK's (and httpx's) errors as Echo's, with the upstream's reason and never the key."""

@@ -179,10 +179,27 @@ export function listItem(props, title, meta, actions, ...below) {
 // ---- conversations ----------------------------------------------------------------------------
 
 /**
- * A message of a conversation: who said it, "AI echo" when the echo wrote it, when (or a note such as
- * "sending…"), its text, then anything below it (its actions).
+ * Who wrote an echo's message, for its label: "AI echo", and the model when the reply says which one wrote it
+ * (`model`: {provider: "local" | "openai" | "echo", name}); older replies and messages added by hand have none.
+ * The app (lib/replyModel.ts) words it the same way.
  */
-export function messageBubble(tag, props, { speaker, ai = false, when = null, note = null }, text, ...below) {
+export function aiLabelText(model) {
+  const name = model && typeof model.name === "string" ? model.name.trim() : "";
+  const provider = model && model.provider;
+  if (provider === "echo") return "AI echo · Echo's honest answer";
+  if (provider === "local") {
+    return name ? `AI echo · written by ${name} (small offline model)` : "AI echo · written by a small offline model";
+  }
+  return name ? `AI echo · written by ${name}` : "AI echo";
+}
+
+/**
+ * A message of a conversation: who said it, "AI echo" when the echo wrote it (and which model, when `model`
+ * says), when (or a note such as "sending…"), its text, then anything below it (its actions).
+ */
+export function messageBubble(tag, props, head, text, ...below) {
+  const { speaker, ai = false, model = null, when = null, note = null } = head;
+  const provider = model && typeof model.provider === "string" ? { provider: model.provider } : null;
   return h(
     tag,
     props,
@@ -190,7 +207,7 @@ export function messageBubble(tag, props, { speaker, ai = false, when = null, no
       "p",
       { className: "message-head" },
       h("strong", {}, speaker),
-      ai ? [" ", h("span", { className: "ai-label" }, "AI echo")] : null,
+      ai ? [" ", h("span", { className: "ai-label", dataset: provider }, aiLabelText(model))] : null,
       when ? [" · ", timeElement(when)] : null,
       note ? [" · ", h("span", { className: "message-note" }, note)] : null,
     ),

@@ -253,18 +253,38 @@ export async function loadEchos() {
   }
 }
 
+// ---- who talks with an echo: their name and what they are to it (e.g. granddaughter) -----------------
+
+const TALKER_FIELDS = { talking_with: "talking-with", relation: "relation" };
+
+/** The form's questions say the echo's name ("Who will talk with Grandma Rose?"), or "them" before it has one. */
+function nameTheEcho(form, name) {
+  for (const slot of form.querySelectorAll("[data-echo-name]")) slot.textContent = name.trim() || "them";
+}
+
+/** What the `prefix` ("echo" or "edit") form says of who talks with the echo: only what was filled in. */
+function talkerOf(prefix) {
+  const said = {};
+  for (const [field, id] of Object.entries(TALKER_FIELDS)) {
+    const value = byId(`${prefix}-${id}`).value.trim();
+    if (value) said[field] = value;
+  }
+  return said;
+}
+
 async function submitEcho(event) {
   event.preventDefault();
   const form = byId("echo-form");
   const message = byId("echo-message");
   const name = requiredValue(byId("echo-name"), message, "Give the echo a name.");
   if (!name) return;
-  const body = { name, persona_prompt: byId("echo-prompt").value.trim() };
+  const body = { name, persona_prompt: byId("echo-prompt").value.trim(), ...talkerOf("echo") };
   const voiceId = byId("echo-voice").value;
   if (voiceId) body.voice_model_id = voiceId;
   await sendForm(form, message, async () => {
     const { echo } = await api.post("/api/echo", body);
     form.reset();
+    nameTheEcho(form, "");
     showMessage(message, "", "");
     byId("new-echo").open = false;
     announce(`Echo ${echo.name} made. Its conversation is open.`);
@@ -288,7 +308,7 @@ function deleteEcho() {
   });
 }
 
-// ---- changing an echo: name, description, voice -----------------------------------------------
+// ---- changing an echo: name, description, who talks with it, voice -------------------------------
 
 /** The voices this echo may speak in: its own, and those no other echo speaks in. */
 function voicesFor(echo) {
@@ -314,12 +334,14 @@ function fillEditVoices() {
   if (!selectIfOffered(select, current)) select.value = ready ? echo.voice_model_id : "";
 }
 
-/** Put the open echo's name, description and voice in the form (as the server has them). */
+/** Put the open echo's name, description, who talks with it and its voice in the form (as the server has them). */
 function fillEditForm() {
   const echo = openEcho;
   if (!echo) return;
   byId("edit-name").value = echo.name || "";
   byId("edit-prompt").value = echo.persona_prompt || "";
+  for (const [field, id] of Object.entries(TALKER_FIELDS)) byId(`edit-${id}`).value = echo[field] || "";
+  nameTheEcho(byId("echo-edit-form"), echo.name || "");
   byId("edit-voice").value = "";
   fillEditVoices();
   byId("edit-voice").value = voiceStatus(echo) === "ready" ? echo.voice_model_id : "";
@@ -337,6 +359,11 @@ async function submitEdit(event) {
   if (name !== echo.name) changes.name = name;
   const persona = byId("edit-prompt").value.trim();
   if (persona !== (echo.persona_prompt || "")) changes.persona_prompt = persona;
+  // Who talks with it: a field emptied is sent as "" (the server clears it).
+  for (const [field, id] of Object.entries(TALKER_FIELDS)) {
+    const value = byId(`edit-${id}`).value.trim();
+    if (value !== (echo[field] || "")) changes[field] = value;
+  }
   const voiceId = byId("edit-voice").value;
   const hadVoice = voiceStatus(echo) === "ready" ? echo.voice_model_id : "";
   if (voiceId && voiceId !== hadVoice) changes.voice_model_id = voiceId;
@@ -366,7 +393,8 @@ function personaLine(echo) {
   return voice ? `${persona} · ${voice.charAt(0).toUpperCase()}${voice.slice(1)}.` : persona;
 }
 
-/** A message of the conversation; the echo's are marked as written by an AI echo, and can be heard. */
+/** A message of the conversation; the echo's are marked as written by an AI echo (and which model), and can be
+ * heard. */
 function messageItem(message) {
   const mine = message.role === "user";
   const label = `Hear this message in ${openEcho.name}'s voice`;
@@ -378,7 +406,13 @@ function messageItem(message) {
   return messageBubble(
     "li",
     { className: classes.join(" ").trim(), dataset: { messageId: message._id } },
-    { speaker: mine ? "You" : openEcho.name, ai: !mine, when: note ? null : message.created_at, note },
+    {
+      speaker: mine ? "You" : openEcho.name,
+      ai: !mine,
+      model: message.model,
+      when: note ? null : message.created_at,
+      note,
+    },
     message.content,
     hear ? h("p", { className: "message-actions" }, hear) : null,
   );
@@ -461,6 +495,7 @@ function closeConversation() {
   messages = [];
   resetReply(null);
   openMemories(null);
+  nameTheEcho(byId("echo-edit-form"), ""); // the closed echo's name stays nowhere on the page
   byId("conversation-section").hidden = true;
   byId("echos-layout").classList.remove("has-open");
   byId("conversation-audio").pause();
@@ -552,6 +587,10 @@ export function closeEcho() {
 export function setupEchos() {
   byId("echo-form").addEventListener("submit", submitEcho);
   byId("echo-edit-form").addEventListener("submit", submitEdit);
+  // The questions of who talks with the echo follow its name as it is typed.
+  for (const [form, field] of [["echo-form", "echo-name"], ["echo-edit-form", "edit-name"]]) {
+    byId(field).addEventListener("input", () => nameTheEcho(byId(form), byId(field).value));
+  }
   byId("message-form").addEventListener("submit", submitMessage);
   submitOnCtrlEnter(byId("message-content"));
   submitOnCtrlEnter(byId("edit-prompt"));

@@ -98,7 +98,10 @@ function renderWelcome() {
       ? `The voice “${voice.name}” is ready. Now tell Echo who they are, then press “Make the echo”.`
       : "Give the echo a name and a voice, then press “Make the echo”.";
     if (offered && !byId("echo-voice").value) byId("echo-voice").value = offered;
-    if (voice && !byId("echo-name").value.trim()) byId("echo-name").value = voice.name || "";
+    if (voice && !byId("echo-name").value.trim()) {
+      byId("echo-name").value = voice.name || "";
+      byId("echo-name").dispatchEvent(new Event("input")); // the form's questions say the name
+    }
   }
   byId("welcome-step-hint").textContent = hint;
   placeForms();

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.errors import LanguageModelBusy, LanguageModelError, LanguageModelTimeout, LanguageModelUnavailable
+from backend.providers.llm import CUT_SHORT
 from backend.providers.llm.openai_compatible import OpenAICompatibleModel
 from tests.fake_llm import FakeLLM, Script, tokens_of
 from tests.helpers import closed_port
@@ -82,3 +83,22 @@ def test_status_says_whether_the_endpoint_answers_and_serves_the_model(llm):
     assert other.status()["status"] == "degraded" and "not-there" in other.status()["detail"]
     gone = model_for(f"http://127.0.0.1:{closed_port()}/v1").status()
     assert gone["status"] == "unavailable" and gone["error"] == "language_model_unavailable"
+
+
+@pytest.mark.parametrize("malformed", [5, 2.5, ["a", "b"], {"text": "hi"}, True], ids=repr)
+def test_a_malformed_chunk_is_a_language_model_error_never_a_crash(llm, malformed):
+    llm.script = Script(text="Hello there, love.", malformed=malformed, malformed_at=2)
+    model = model_for(llm.url)
+    with pytest.raises(LanguageModelError) as raised:
+        list(model.stream(MESSAGES, max_tokens=50))
+    assert raised.value.status == 502 and raised.value.code == "language_model_error"
+    assert "malformed" in raised.value.message
+    model.close()
+
+
+def test_a_reply_cut_by_the_token_budget_says_so_last(llm):
+    llm.script = Script(text="I remember the boat and the", finish="length")
+    model = model_for(llm.url)
+    pieces = list(model.stream(MESSAGES, max_tokens=6))
+    assert pieces[-1] is CUT_SHORT and "".join(pieces[:-1]) == "I remember the boat and the"
+    model.close()
