@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCAL_MODEL = "multilingual-e5-small-q4"  # the name stored with each vector: another model means recompute
+RECENT_QUERIES = 32
 MAX_CHARS = 2000  # a text longer than this is embedded from its start (memories are at most 1,000 characters)
 
 
@@ -62,7 +64,8 @@ class LocalEmbedder:
     def __init__(self, threads: int = 1):
         self.threads = max(1, threads)
         self._model: Any = None
-        self._lock = threading.Lock()
+        # The latest messages' vectors: a reply's message is asked of twice (honesty, then the memories).
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _load_locked(self) -> Any:
         """The loaded model; one per process, whatever the number of apps (tests make many). Holds
@@ -107,7 +110,18 @@ class LocalEmbedder:
         return self._encode(texts, False)
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, True)
+        if len(texts) != 1:
+            return self._encode(texts, True)
+        text = texts[0]
+        with _SHARED_LOCK:
+            known = self._recent.get(text)
+        if known is None:
+            known = self._encode([text], True)[0]
+            with _SHARED_LOCK:
+                self._recent[text] = known
+                while len(self._recent) > RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+        return known[np.newaxis, :].copy()
 
     def warm_up(self) -> None:
         self.queries(["hello"])

@@ -97,15 +97,24 @@ def recent_turns(history: Sequence[dict[str, Any]], budget: int = HISTORY_TOKENS
     turns: list[dict[str, str]] = []
     used = 0
     for message in reversed(history):
-        role = "assistant" if message.get("role") == "assistant" else "user"
-        content = _shortened(str(message.get("content", "")))
-        cost = tokens(content)
+        turn = _turn(message)
+        cost = tokens(turn["content"])
         if turns and used + cost > budget:
             break
-        turns.append({"role": role, "content": content})
+        turns.append(turn)
         used += cost
     turns.reverse()
-    while turns and turns[0]["role"] == "assistant" and len(turns) > 1:  # start with the person speaking
+    return _from_the_person(turns)
+
+
+def _turn(message: dict[str, Any]) -> dict[str, str]:
+    role = "assistant" if message.get("role") == "assistant" else "user"
+    return {"role": role, "content": _shortened(str(message.get("content", "")))}
+
+
+def _from_the_person(turns: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The turns from the first the person wrote (a chat starts with the person speaking)."""
+    while turns and turns[0]["role"] == "assistant" and len(turns) > 1:
         turns.pop(0)
     return turns
 
@@ -136,9 +145,9 @@ class Window:
         ids = [message.get("_id") for message in history]
         start = self._starts.get(key)
         if start in ids:
-            kept = history[ids.index(start) :]
-            if sum(tokens(_shortened(str(m.get("content", "")))) for m in kept) <= self.budget:
-                return self._chat(kept)
+            kept = [_turn(message) for message in history[ids.index(start) :]]
+            if sum(tokens(turn["content"]) for turn in kept) <= self.budget:
+                return _from_the_person(kept)
         turns = recent_turns(history, self.budget // 2)
         first = len(history) - len(turns)
         if turns and 0 <= first < len(history):
@@ -146,19 +155,6 @@ class Window:
             self._starts[key] = history[first].get("_id")
             while len(self._starts) > self.size:
                 self._starts.pop(next(iter(self._starts)))
-        return turns
-
-    @staticmethod
-    def _chat(kept: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-        turns = [
-            {
-                "role": "assistant" if m.get("role") == "assistant" else "user",
-                "content": _shortened(str(m.get("content", ""))),
-            }
-            for m in kept
-        ]
-        while turns and turns[0]["role"] == "assistant" and len(turns) > 1:
-            turns.pop(0)
         return turns
 
 

@@ -158,7 +158,7 @@ class ReplyService:
         voice_of = grounding.pronouns([echo.get("persona_prompt") or "", *[f.text for f in found]])
         voice = grounding.FirstPerson(name, voice_of, style.listener)
         chosen = list(found[: prompt.GUIDED_MEMORIES])
-        style.max_sentences = self.sentences
+        seed = sum(map(ord, asked)) % 100_000  # the same message gets the same words
         remembered = [voice.rewrite(f.text) if voice.mentions(f.text) else f.text for f in chosen]
         start: list[str] = []
         if grounding.asks_about_the_past(asked):
@@ -172,11 +172,10 @@ class ReplyService:
                     style.max_sentences = min(self.sentences, 2)  # the memory, and one sentence of the model's
             elif best is None or (best.cosine is not None and best.cosine < FORGOTTEN):
                 listener = f", {style.listener}" if style.listener else ""
-                line = DONT_REMEMBER[sum(map(ord, asked)) % len(DONT_REMEMBER)].format(listener=listener)
+                line = DONT_REMEMBER[seed % len(DONT_REMEMBER)].format(listener=listener)
                 start = [line]
                 remembered = []  # nothing answers: the model is not handed memories to mix up
         messages = prompt.build_guided(echo, remembered, self.window.turns(echo["_id"], history))
-        seed = sum(map(ord, asked)) % 100_000
 
         def ask(prefix: str, attempt: int) -> Iterator[str | CutShort]:
             assert self.model is not None

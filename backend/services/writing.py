@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from backend.errors import LanguageModelError
@@ -178,8 +179,9 @@ def _model_sentences(pieces: Iterator[str | CutShort]) -> Iterator[str]:
         if not isinstance(piece, str):
             raise LanguageModelError("The language model sent a malformed answer (text was expected).")
         for sentence in cutter.feed(clean(piece)):
-            if speakable(sentence):
-                yield _ended(speakable(sentence))
+            words = speakable(sentence)
+            if words:
+                yield _ended(words)
     for rest in cutter.flush():
         rest = speakable(clean(rest))
         # The model's last words without an end mark: a sentence if the model ended there itself and they are
@@ -192,13 +194,25 @@ def _ended(sentence: str) -> str:
     return sentence if _WHOLE.search(sentence) else sentence + "."
 
 
+@contextmanager
+def _reading(stream: Iterator[str | CutShort]) -> Iterator[Iterator[str]]:
+    """The model's whole sentences; leaving the block closes the model's stream (it stops writing)."""
+    source = _model_sentences(stream)
+    try:
+        yield source
+    finally:
+        source.close()
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
 def checked(pieces: Iterator[str | CutShort], style: Style) -> Iterator[str]:
     """A model's reply as whole, speakable sentences, stopped at the reply's length; a sentence claiming to be
     human or the real person is replaced by the honest answer, which ends the reply. Closing this iterator, or
     reaching the length, closes the model's stream (it stops writing)."""
     length = _Length(style)
-    source = _model_sentences(pieces)
-    try:
+    with _reading(pieces) as source:
         for sentence in source:
             if claims_to_be_real(sentence, style.name):
                 yield from style.honest()
@@ -209,11 +223,6 @@ def checked(pieces: Iterator[str | CutShort], style: Style) -> Iterator[str]:
             yield sentence
             if length.full:
                 return
-    finally:
-        source.close()
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()
 
 
 Ask = Callable[[str, int], Iterator[str | CutShort]]
@@ -233,15 +242,15 @@ def guided(ask: Ask, style: Style, start: Iterable[str] = ()) -> Iterator[str]:
     attempt = 0
     while not length.full and attempt < TRIES:
         attempt += 1
-        stream = ask(" ".join(said) + (" " if said else ""), attempt)
-        source = _model_sentences(stream)
         flawed = False
-        try:
+        with _reading(ask(" ".join(said) + (" " if said else ""), attempt)) as source:
             for sentence in source:
                 if claims_to_be_real(sentence, style.name):
                     yield from style.honest()
                     return
-                if flaw(sentence, style, said) is not None or not length.fits(sentence):
+                if not length.fits(sentence):
+                    break  # the reply is as long as it may be
+                if flaw(sentence, style, said) is not None:
                     flawed = True
                     break
                 length.add(sentence)
@@ -249,11 +258,6 @@ def guided(ask: Ask, style: Style, start: Iterable[str] = ()) -> Iterator[str]:
                 yield sentence
                 if length.full:
                     break
-        finally:
-            source.close()
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
         if not flawed:
             break  # the model ended its reply, or the reply is full
         if said and attempt >= 2:

@@ -24,6 +24,11 @@ from backend.providers.llm import CUT_SHORT, CutShort
 log = logging.getLogger(__name__)
 
 
+REASON_MAX_CHARS = 300
+MALFORMED = "The language model sent a malformed answer (text was expected)."
+NO_KEY = "no-key"  # servers such as Ollama ask no key, but the SDK needs some text
+
+
 def _choices(chunk: Any) -> list[Any]:
     """A streamed chunk's choices; anything but a list of them is a malformed answer."""
     choices = getattr(chunk, "choices", None)
@@ -35,11 +40,6 @@ def _choices(chunk: Any) -> list[Any]:
         if not hasattr(choice, "delta") or not hasattr(choice, "finish_reason"):
             raise LanguageModelError(MALFORMED)
     return choices
-
-
-REASON_MAX_CHARS = 300
-MALFORMED = "The language model sent a malformed answer (text was expected)."
-NO_KEY = "no-key"  # servers such as Ollama ask no key, but the SDK needs some text
 
 
 class OpenAICompatibleModel:
