@@ -46,6 +46,7 @@ CONTRACT = {
     "LanguageModelBusy": (503, "language_model_busy"),
     "LanguageModelTimeout": (504, "language_model_timeout"),
     "RepliesOff": (409, "replies_off"),
+    "EmbeddingsUnavailable": (503, "embeddings_unavailable"),
 }
 
 

@@ -27,7 +27,6 @@ from flask import current_app
 
 from backend.config import ConfigError, Settings
 from backend.database import DatabaseManager
-from backend.errors import EchoError
 from backend.links import AudioLinks, load_secret
 from backend.providers import VoiceProvider, build_providers
 from backend.providers.embeddings import TextEmbedder, build_embedder
@@ -98,18 +97,12 @@ class Services:
         sweep of what a killed process left."""
         self.upkeep.purge_old_audio(force=True)
         self.upkeep.sweep_leftovers()
-        if self.embedder is not None:
-            threading.Thread(target=self._backfill, name="memory-vectors", daemon=True).start()
-
-    def _backfill(self) -> None:
-        """Memories saved before their model was there get their vectors, once, in the background."""
-        try:
-            done = self.memories.backfill()
-        except EchoError as exc:  # the store or the model is down: the next start tries again
-            log.warning("memories could not all be given their vectors: %s", exc.message)
-            return
-        if done:
-            log.info("%d memories were given their vectors", done)
+        if self.embedder is not None and not self.db.shared:
+            # The embedded store answers at once: memories saved before their model get their vectors now, in
+            # the background. On MongoDB the hourly pass does it, so that a server that is down at start does
+            # not hold up the first checks of /health; meanwhile an echo's memories get theirs when it first
+            # replies (MemoryService.search).
+            threading.Thread(target=self.upkeep.give_memories_vectors, name="memory-vectors", daemon=True).start()
 
     def close(self) -> None:
         """At shutdown: the language model, the database client (and the embedded store's process lock)."""

@@ -15,14 +15,19 @@ Small language models do not keep that rule reliably (the bundled one, asked "Ar
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from backend.errors import EchoError
+
 if TYPE_CHECKING:
     from backend.providers.embeddings import TextEmbedder
+
+log = logging.getLogger(__name__)
 
 _KIN = (
     r"(?:grand)?(?:ma|mum|mom|mother|mommy|mummy|pa|dad|father|daddy|papa|mama|nan|nana|nanna|gran|granny|"
@@ -210,8 +215,12 @@ class Honesty:
         embedder)."""
         if self.embedder is None or not message.strip():
             return None
-        sincere, ordinary = self._bank_vectors()
-        vector = self.embedder.queries([message])[0]
+        try:
+            sincere, ordinary = self._bank_vectors()
+            vector = self.embedder.queries([message])[0]
+        except EchoError as exc:  # the model cannot run: the patterns still answer
+            log.warning("honesty by meaning is off: %s", exc.message)
+            return None
         return float(np.max(sincere @ vector) - np.max(ordinary @ vector))
 
     def asks_if_real(self, message: str, name: str) -> bool:

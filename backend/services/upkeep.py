@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from backend.database import DatabaseManager, utcnow
-from backend.errors import Conflict, DatabaseUnavailable, NotFound, ProviderError
+from backend.errors import Conflict, DatabaseUnavailable, EchoError, NotFound, ProviderError
 from backend.services.deletion import voice_recordings
 from backend.storage import AudioStore, ProfileStore
 from backend.storage.journal import JOURNAL_NAME, JournalUnreadable, UnsavedVoiceModels
@@ -127,6 +127,7 @@ class Upkeep:
     def _run_once(self) -> None:
         try:
             self.purge_old_audio(force=True)
+            self.give_memories_vectors()
         except Exception:  # an upkeep pass never takes anything down; the next one tries again
             log.exception("hourly upkeep failed")
         finally:
@@ -156,6 +157,19 @@ class Upkeep:
             except DatabaseUnavailable:
                 log.info("purged %d audio files; their records go with the next purge", len(gone))
         return len(gone)
+
+    def give_memories_vectors(self) -> int:
+        """Memories saved before their embedding model was there get their vectors, once; how many did."""
+        if self.svc.embedder is None:
+            return 0
+        try:
+            done = self.svc.memories.backfill()
+        except EchoError as exc:  # the store or the model is down: a later pass tries again
+            log.warning("memories could not all be given their vectors: %s", exc.message)
+            return 0
+        if done:
+            log.info("%d memories were given their vectors", done)
+        return done
 
     def journal(self) -> UnsavedVoiceModels:
         """The outage journal: voice records that wait for the database (DATA_DIR/unsaved_voice_models.json)."""

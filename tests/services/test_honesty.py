@@ -104,3 +104,18 @@ def test_a_reply_claiming_to_be_human_or_the_person_is_caught(sentence):
 )  # fmt: skip
 def test_ordinary_sentences_of_a_reply_are_not(sentence):
     assert not claims_to_be_real(sentence, "Rose")
+
+
+class Broken:
+    name = "broken"
+
+    def queries(self, texts):
+        from backend.errors import EmbeddingsUnavailable
+
+        raise EmbeddingsUnavailable()
+
+
+def test_an_embedding_model_that_cannot_run_leaves_the_patterns_answering():
+    check = Honesty(Broken())
+    assert check.asks_if_real("Are you a real person?", "Rose")
+    assert not check.asks_if_real("I miss you", "Rose")

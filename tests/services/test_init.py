@@ -4,6 +4,7 @@ go, and ``services()`` is the container of the app handling the request."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import mongomock
@@ -209,3 +210,38 @@ def test_services_are_those_of_the_app_handling_the_request(tmp_path):
         services()
     for app in (first, second):
         app.extensions["echo"].close()
+
+
+# -- memories' vectors for memories saved before their model -----------------------------------------
+
+
+def _plain_memories(db, n: int = 3) -> dict:
+    user = db.get_or_create_user("local|vectors", None)[0]["_id"]
+    echo = db.create_echo(user_id=user, name="Joe", persona_prompt="", voice_model_id=None)
+    for i in range(n):
+        db.add_memory(echo["_id"], user, f"He caught {i + 2} pike at the lake.")
+    return echo
+
+
+def test_on_the_embedded_store_older_memories_get_their_vectors_at_start(tmp_path):
+    settings = load_settings({"DATA_DIR": str(tmp_path), "EMBEDDINGS": "local"}, env={})
+    svc = build_services(settings, providers={})
+    echo = _plain_memories(svc.db)
+    svc.start()
+    deadline = time.monotonic() + 30
+    while any("vector" not in m for m in svc.db.all_memories(echo["_id"])):
+        assert time.monotonic() < deadline, "the start-up pass gave no vectors"
+        time.sleep(0.05)
+    svc.close()
+
+
+def test_on_mongodb_the_hourly_pass_gives_them(tmp_path):
+    settings = load_settings({"DATA_DIR": str(tmp_path), "EMBEDDINGS": "local"}, env={})
+    svc = build_services(settings, db_client=mongomock.MongoClient(tz_aware=True), providers={})
+    echo = _plain_memories(svc.db)
+    svc.start()  # a shared store: nothing in the background at start
+    assert all("vector" not in m for m in svc.db.all_memories(echo["_id"]))
+    assert svc.upkeep.give_memories_vectors() == 3
+    assert all(m["vector_model"] == svc.embedder.name for m in svc.db.all_memories(echo["_id"]))
+    assert svc.upkeep.give_memories_vectors() == 0
+    svc.close()
